@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Set up a local virtualenv on first use, then run the stack, the tests or a benchmark.
+
+    python3 dev.py up [ARGS...]     # the whole stack on the embedded moto server + fake CSP
+    python3 dev.py test [ARGS...]   # lint, type-check and the test suite (what CI runs)
+    python3 dev.py bench [NAME]     # benchmarks in tests/bench (figures, never a gate)
+    python3 dev.py sb [ARGS...]     # any other `sandbox-broker` command
+
+Only the standard library is used here: this file is what runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".installed"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def _wanted_stamp() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the project (editable, with dev extras) when pyproject changed."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11+ is needed, this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print("dev.py: creating .venv (first run only)", file=sys.stderr, flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    wanted = _wanted_stamp()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print("dev.py: installing dependencies into .venv", file=sys.stderr, flush=True)
+    pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+    STAMP.write_text(wanted)
+
+
+def run(*cmd: str) -> int:
+    return subprocess.run(cmd, cwd=ROOT, check=False).returncode
+
+
+def test(args: list[str]) -> int:
+    """Lint, format check, mypy, then pytest; a run that executes no test fails (exit 5)."""
+    packages = ["schemas", "faststream_sqs", "consumers", "producers", "infra"]
+    steps: list[tuple[str, list[str]]] = [
+        ("ruff check", [str(BIN / "ruff"), "check", "."]),
+        ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
+        ("mypy", [str(BIN / "mypy"), *packages]),
+    ]
+    if not args:  # a focused `dev.py test tests/unit/x.py` skips the slow whole-tree checks
+        for name, cmd in steps:
+            print(f"dev.py: {name}", file=sys.stderr, flush=True)
+            if (rc := run(*cmd)) != 0:
+                print(f"dev.py: {name} failed (exit {rc})", file=sys.stderr)
+                return rc
+    rc = run(str(PY), "-m", "pytest", *(args or ["-m", "not bench"]))
+    if rc == 5:
+        print("dev.py: pytest collected no test: failing on purpose", file=sys.stderr)
+        return 1
+    return rc
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    ensure_venv()
+    if command == "up":
+        return run(str(BIN / "sandbox-broker"), "up", *rest)
+    if command == "test":
+        return test(rest)
+    if command == "bench":
+        return run(str(PY), "-m", "tests.bench", *rest)
+    if command == "sb":
+        return run(str(BIN / "sandbox-broker"), *rest)
+    print(f"dev.py: unknown command {command!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""A FastStream broker for Amazon SQS (standard and FIFO) on aiobotocore."""

@@ -1,0 +1,100 @@
+"""Process settings (pydantic-settings, env prefix ``BROKER_``; standard AWS env vars honoured).
+
+One class per process, read once at start-up and passed down. Defining them here lets the
+gateway, consumer and scheduler agree on names; only process entry points instantiate them
+(which is when the environment is read).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schemas.names import ResourceNames
+
+
+class CommonSettings(BaseSettings):
+    """What every process needs: where AWS is, what the resources are called, how to log."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BROKER_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    name_prefix: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,40}$")
+    aws_endpoint_url: str | None = Field(
+        None,
+        description="moto or LocalStack; unset on AWS",
+        validation_alias=AliasChoices("BROKER_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+    )
+    aws_region: str = Field(
+        "us-east-1",
+        validation_alias=AliasChoices("BROKER_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    visibility_timeout_s: int = Field(60, ge=1, le=43_200)
+    max_receive_count: int = Field(5, ge=1, le=1000)
+    message_retention_s: int = Field(1_209_600, ge=60, le=1_209_600)
+    reply_ttl_s: int = Field(86_400, ge=60)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames.with_prefix(self.name_prefix)
+
+
+class ConsumerSettings(CommonSettings):
+    """The FastStream consumer app (handlers for requests and jobs)."""
+
+    max_workers: int = Field(16, ge=1, le=512)
+    batch_size: int = Field(10, ge=1, le=10)
+    wait_time_s: int = Field(20, ge=0, le=20)
+    shutdown_timeout_s: float = Field(30.0, ge=0)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8001, ge=0, le=65_535)
+    lab_duration_s: int = Field(4 * 3600, ge=60)
+    expiry_buffer_s: int = Field(1800, ge=0)
+    candidate_page_size: int = Field(100, ge=1, le=1000)
+    csp_base_url: str = "http://127.0.0.1:8002/api"
+    csp_token: SecretStr | None = None
+    csp_timeout_s: float = Field(10.0, gt=0)
+    csp_rate_per_s: float = Field(20.0, gt=0)
+    max_deletion_retries: int = Field(5, ge=1)
+    stale_grace_s: int = Field(86_400, ge=0)
+
+    @property
+    def expiry_after_s(self) -> int:
+        """Age after which an allocation is expired: lab duration plus buffer."""
+        return self.lab_duration_s + self.expiry_buffer_s
+
+
+class GatewaySettings(CommonSettings):
+    """The local stand-in for API Gateway: auth, validation, rate limit, enqueue and read."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65_535)
+    track_token: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    rate_limit_per_min: int = Field(100, ge=1)
+    rate_limit_burst: int = Field(20, ge=1)
+    admin_rate_limit_per_min: int = Field(600, ge=1)
+    admin_rate_limit_burst: int = Field(100, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(16_384, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+
+class SchedulerSettings(CommonSettings):
+    """The job producer: one message per job type per interval, deduplicated by time bucket."""
+
+    sync_interval_s: int = Field(600, ge=1)
+    cleanup_interval_s: int = Field(300, ge=1)
+    expire_interval_s: int = Field(300, ge=1)
+    delete_stale_interval_s: int = Field(86_400, ge=1)
