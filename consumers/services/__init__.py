@@ -1,0 +1,1 @@
+"""Business services: each takes a validated message and returns the reply that stands."""

@@ -1,0 +1,130 @@
+"""An in-process reservoir of claim candidates, so concurrent handlers do not collide.
+
+Querying StatusIndex per allocation is the expensive call (moto scans for it; DynamoDB
+charges for every page), and concurrent claimers that all read "the first K available"
+fight over the same items. The reservoir reads a page once, shuffles it, and hands each
+candidate to one handler at a time.
+
+Every candidate handed out is *in flight* until its handler says what happened:
+``consumed`` (claimed, or found gone) or ``give_back`` (not used: the track already had a
+sandbox, or the call failed). Consumed ones are remembered for a while so a lagging
+(eventually consistent) index page cannot hand them out again. "No candidate" is answered
+only when the index holds nothing that is neither consumed nor in flight; while some are in
+flight, ``take`` waits for them to resolve — a given-back sandbox is still available, and
+answering "no sandboxes" meanwhile would be a lie told because of contention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from schemas.pool import Sandbox
+
+PageFetcher = Callable[
+    [str | None, int, dict[str, Any] | None],
+    Awaitable[tuple[list[Sandbox], dict[str, Any] | None]],
+]
+
+#: How long a consumed candidate stays excluded from refills (well past GSI lag).
+CONSUMED_TTL_S = 30.0
+#: Upper bound on index pages read in one refill while looking for a fresh candidate.
+MAX_PAGES_PER_REFILL = 50
+
+
+class CandidateReservoir:
+    """Hands out distinct available sandboxes, refilling from the index when empty."""
+
+    def __init__(
+        self,
+        fetch_page: PageFetcher,
+        *,
+        page_size: int = 100,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch_page = fetch_page
+        self._page_size = page_size
+        self._rng = rng or random.Random()  # noqa: S311 - spreading load, not security
+        self._clock = clock
+        self._queues: dict[str | None, deque[Sandbox]] = {}
+        self._locks: dict[str | None, asyncio.Lock] = {}
+        self._inflight: set[str] = set()
+        self._consumed: dict[str, float] = {}
+        self._resolved = asyncio.Event()
+        self.refills = 0
+
+    async def take(self, name_prefix: str | None = None) -> Sandbox | None:
+        """A candidate no other handler here holds, or None when the index has none."""
+        queue = self._queues.setdefault(name_prefix, deque())
+        while True:
+            candidate = self._pop_fresh(queue)
+            if candidate is not None:
+                self._inflight.add(candidate.sandbox_id)
+                return candidate
+            resolved = self._resolved
+            lock = self._locks.setdefault(name_prefix, asyncio.Lock())
+            async with lock:
+                if queue:  # another handler refilled while we waited for the lock
+                    continue
+                page, pending = await self._refill(name_prefix)
+                if page:
+                    queue.extend(page)
+                    continue
+                if not pending:
+                    return None
+            await resolved.wait()  # some candidate is in flight: see how it ends
+
+    def consumed(self, candidate: Sandbox) -> None:
+        """The candidate is no longer available (we claimed it, or someone else did)."""
+        self._inflight.discard(candidate.sandbox_id)
+        self._consumed[candidate.sandbox_id] = self._clock()
+        self._signal()
+
+    def give_back(self, candidate: Sandbox) -> None:
+        """The candidate was not used and may still be available: offer it again."""
+        self._inflight.discard(candidate.sandbox_id)
+        for prefix, queue in self._queues.items():
+            if prefix is None or candidate.name.startswith(prefix):
+                queue.appendleft(candidate)
+        self._signal()
+
+    def _signal(self) -> None:
+        self._resolved.set()
+        self._resolved = asyncio.Event()
+
+    def _excluded(self, sandbox_id: str, now: float) -> bool:
+        if sandbox_id in self._inflight:
+            return True
+        at = self._consumed.get(sandbox_id)
+        return at is not None and now - at < CONSUMED_TTL_S
+
+    def _pop_fresh(self, queue: deque[Sandbox]) -> Sandbox | None:
+        now = self._clock()
+        while queue:
+            candidate = queue.popleft()
+            if not self._excluded(candidate.sandbox_id, now):
+                return candidate
+        return None
+
+    async def _refill(self, name_prefix: str | None) -> tuple[list[Sandbox], bool]:
+        """(fresh candidates, whether some listed ones are in flight) from the index."""
+        self.refills += 1
+        now = self._clock()
+        self._consumed = {k: t for k, t in self._consumed.items() if now - t < CONSUMED_TTL_S}
+        start: dict[str, Any] | None = None
+        pending = False
+        for _ in range(MAX_PAGES_PER_REFILL):
+            items, start = await self._fetch_page(name_prefix, self._page_size, start)
+            pending = pending or any(c.sandbox_id in self._inflight for c in items)
+            fresh = [c for c in items if not self._excluded(c.sandbox_id, now)]
+            if fresh:
+                self._rng.shuffle(fresh)
+                return fresh, pending
+            if start is None:
+                break
+        return [], pending

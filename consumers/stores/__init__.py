@@ -1,0 +1,1 @@
+"""DynamoDB stores: the only place botocore errors are translated into domain outcomes."""

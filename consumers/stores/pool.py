@@ -1,0 +1,386 @@
+"""The sandbox pool table: candidates, claims and releases, all conditional.
+
+Every state change is a conditional write. A claim is one ``TransactWriteItems`` that moves
+the sandbox to ``allocated``, creates the track's pointer item (``TRACK#<id>``/``CURRENT``:
+at most one per track, read strongly consistent for idempotency) and writes the reply row,
+so the outcome, the ownership and the answer become durable together or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from consumers.stores.codec import from_item, to_attr, to_item
+from consumers.stores.replies import ReplyStore, reply_from_item
+from schemas.pool import STATUS_INDEX, Sandbox, SandboxStatus, sandbox_key, track_key
+from schemas.replies import ReplyRecord
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+
+def _key(key: dict[str, str]) -> dict[str, Any]:
+    return {k: {"S": v} for k, v in key.items()}
+
+
+@dataclass(frozen=True)
+class TrackPointer:
+    """The track's current sandbox, as written with the claim."""
+
+    track_id: str
+    sandbox_id: str
+    name: str
+    external_id: str
+    allocated_at: float
+    expires_at: float
+    request_id: str
+
+
+# Claim outcomes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    sandbox_id: str
+
+
+@dataclass(frozen=True)
+class TrackAlreadyHasSandbox:
+    pointer: TrackPointer
+
+
+@dataclass(frozen=True)
+class ReplyAlreadyWritten:
+    reply: ReplyRecord
+
+
+@dataclass(frozen=True)
+class CandidateGone:
+    """Someone else claimed it first (or it changed state): move to the next candidate."""
+
+
+ClaimOutcome = Claimed | TrackAlreadyHasSandbox | ReplyAlreadyWritten | CandidateGone
+
+
+# Release outcomes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Released:
+    sandbox_id: str
+
+
+@dataclass(frozen=True)
+class ReleaseRefused:
+    """The condition failed: the sandbox as it stands (None when it does not exist)."""
+
+    current: Sandbox | None
+
+
+ReleaseOutcome = Released | ReleaseRefused | ReplyAlreadyWritten
+
+
+class StoreConflictError(Exception):
+    """A transaction lost a race on an item (TransactionConflict): safe to retry."""
+
+
+def _reasons(exc: ClientError) -> list[dict[str, Any]]:
+    return list(cast(dict[str, Any], exc.response).get("CancellationReasons", []))
+
+
+def _cancelled(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "TransactionCanceledException"
+
+
+class PoolStore:
+    """Reads and conditional writes on the pool table (and the reply row in a claim)."""
+
+    def __init__(self, ddb: DynamoDBClient, *, table: str, replies: ReplyStore) -> None:
+        self._ddb = ddb
+        self.table = table
+        self.replies = replies
+
+    # reads ------------------------------------------------------------------------------
+
+    async def candidate_page(
+        self,
+        *,
+        name_prefix: str | None,
+        limit: int,
+        start_key: dict[str, Any] | None = None,
+    ) -> tuple[list[Sandbox], dict[str, Any] | None]:
+        """One page of ``available`` sandboxes from StatusIndex (eventually consistent)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": SandboxStatus.AVAILABLE.value}},
+            "Limit": limit,
+        }
+        if name_prefix:
+            kwargs["FilterExpression"] = "begins_with(#n, :p)"
+            kwargs["ExpressionAttributeNames"]["#n"] = "name"
+            kwargs["ExpressionAttributeValues"][":p"] = {"S": name_prefix}
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        resp = await self._ddb.query(**kwargs)
+        items = [Sandbox.model_validate(from_item(i)) for i in resp.get("Items", [])]
+        return items, resp.get("LastEvaluatedKey")
+
+    async def query_status(
+        self, status: SandboxStatus, *, page_size: int = 100, before: float | None = None
+    ) -> AsyncIterator[Sandbox]:
+        """Every sandbox in one status (optionally allocated_at < before), page by page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": status.value}},
+            "Limit": page_size,
+        }
+        if before is not None:
+            kwargs["KeyConditionExpression"] += " AND allocated_at < :b"
+            kwargs["ExpressionAttributeValues"][":b"] = to_attr(before)
+        while True:
+            resp = await self._ddb.query(**kwargs)
+            for item in resp.get("Items", []):
+                yield Sandbox.model_validate(from_item(item))
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    async def count(self, status: SandboxStatus) -> int:
+        """How many sandboxes are in one status (Query COUNT on StatusIndex, no Scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": status.value}},
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            resp = await self._ddb.query(**kwargs)
+            total += resp.get("Count", 0)
+            if "LastEvaluatedKey" not in resp:
+                return total
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    async def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
+        resp = await self._ddb.get_item(
+            TableName=self.table, Key=_key(sandbox_key(sandbox_id)), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return Sandbox.model_validate(from_item(item)) if item else None
+
+    async def get_pointer(self, track_id: str) -> TrackPointer | None:
+        resp = await self._ddb.get_item(
+            TableName=self.table, Key=_key(track_key(track_id)), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return _pointer(from_item(item)) if item else None
+
+    # writes -----------------------------------------------------------------------------
+
+    async def put_available(self, sandbox: Sandbox) -> bool:
+        """Add a sandbox as available unless the item exists; True when it was written."""
+        now = time.time()
+        values = sandbox.model_dump()
+        values.update(
+            status=SandboxStatus.AVAILABLE.value,
+            allocated_at=0,
+            created_at=sandbox.created_at or now,
+            updated_at=now,
+        )
+        try:
+            await self._ddb.put_item(
+                TableName=self.table,
+                Item={**_key(sandbox_key(sandbox.sandbox_id)), **to_item(values)},
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    async def claim(
+        self,
+        candidate: Sandbox,
+        *,
+        track_id: str,
+        track_name: str | None,
+        request_id: str,
+        idempotency_key: str | None,
+        allocated_at: float,
+        expires_at: float,
+        reply: ReplyRecord,
+    ) -> ClaimOutcome:
+        """Claim ``candidate`` for the track, create its pointer and write the reply, atomically."""
+        sets = {
+            "status": SandboxStatus.ALLOCATED.value,
+            "allocated_to_track": track_id,
+            "track_name": track_name,
+            "allocated_at": allocated_at,
+            "expires_at": expires_at,
+            "idempotency_key": idempotency_key,
+            "allocated_by_request": request_id,
+            "updated_at": allocated_at,
+        }
+        present = {k: v for k, v in sets.items() if v is not None}
+        names = {f"#a{i}": k for i, k in enumerate(present)}
+        values = {f":a{i}": to_attr(v) for i, v in enumerate(present.values())}
+        update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(present)))
+        absent = [k for k, v in sets.items() if v is None]
+        if absent:  # a previous owner's optional attributes must not leak to the new one
+            for j, k in enumerate(absent):
+                names[f"#r{j}"] = k
+            update += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(absent)))
+        names["#st"] = "status"
+        values[":available"] = {"S": SandboxStatus.AVAILABLE.value}
+        pointer = {
+            **_key(track_key(track_id)),
+            **to_item(
+                {
+                    "track_id": track_id,
+                    "sandbox_id": candidate.sandbox_id,
+                    "name": candidate.name,
+                    "external_id": candidate.external_id,
+                    "allocated_at": allocated_at,
+                    "expires_at": expires_at,
+                    "request_id": request_id,
+                }
+            ),
+        }
+        try:
+            await self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _key(sandbox_key(candidate.sandbox_id)),
+                            "UpdateExpression": update,
+                            "ConditionExpression": "#st = :available",
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": pointer,
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    self.replies.put_transact_item(reply),  # type: ignore[list-item]
+                ]
+            )
+        except ClientError as exc:
+            if not _cancelled(exc):
+                raise
+            return await self._claim_failure(exc, track_id=track_id, request_id=request_id)
+        return Claimed(candidate.sandbox_id)
+
+    async def _claim_failure(
+        self, exc: ClientError, *, track_id: str, request_id: str
+    ) -> ClaimOutcome:
+        reasons = _reasons(exc)
+        codes = [r.get("Code", "None") for r in reasons]
+        if len(codes) != 3:
+            raise exc
+        sandbox_code, pointer_code, reply_code = codes
+        # Most decisive first: an answered request stays answered; then one sandbox per track.
+        if reply_code == "ConditionalCheckFailed":
+            old = reasons[2].get("Item")
+            reply = reply_from_item(old) if old else await self.replies.get(request_id)
+            if reply is not None:
+                return ReplyAlreadyWritten(reply)
+        if pointer_code == "ConditionalCheckFailed":
+            old = reasons[1].get("Item")
+            pointer = _pointer(from_item(old)) if old else await self.get_pointer(track_id)
+            if pointer is not None:
+                return TrackAlreadyHasSandbox(pointer)
+        if sandbox_code == "ConditionalCheckFailed":
+            return CandidateGone()
+        if "TransactionConflict" in codes:
+            raise StoreConflictError(str(codes)) from exc
+        raise exc
+
+    async def release(
+        self, sandbox_id: str, *, track_id: str, now: float, reply: ReplyRecord
+    ) -> ReleaseOutcome:
+        """allocated (to this track) → pending_deletion, clear the pointer, write the reply."""
+        try:
+            await self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _key(sandbox_key(sandbox_id)),
+                            "UpdateExpression": (
+                                "SET #st = :pd, deletion_requested_at = :now, updated_at = :now"
+                            ),
+                            "ConditionExpression": "#st = :allocated AND allocated_to_track = :t",
+                            "ExpressionAttributeNames": {"#st": "status"},
+                            "ExpressionAttributeValues": {
+                                ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+                                ":allocated": {"S": SandboxStatus.ALLOCATED.value},
+                                ":t": {"S": track_id},
+                                ":now": to_attr(now),
+                            },
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": _key(track_key(track_id)),
+                            # An adopted table has allocations without pointers: absent is fine.
+                            "ConditionExpression": "attribute_not_exists(PK) OR sandbox_id = :sid",
+                            "ExpressionAttributeValues": {":sid": {"S": sandbox_id}},
+                        }
+                    },
+                    self.replies.put_transact_item(reply),  # type: ignore[list-item]
+                ]
+            )
+        except ClientError as exc:
+            if not _cancelled(exc):
+                raise
+            reasons = _reasons(exc)
+            codes = [r.get("Code", "None") for r in reasons]
+            if len(codes) == 3 and codes[2] == "ConditionalCheckFailed":
+                old = reasons[2].get("Item")
+                existing = reply_from_item(old) if old else await self.replies.get(reply.request_id)
+                if existing is not None:
+                    return ReplyAlreadyWritten(existing)
+            if len(codes) == 3 and codes[0] == "ConditionalCheckFailed":
+                old = reasons[0].get("Item")
+                current = Sandbox.model_validate(from_item(old)) if old else None
+                if old is None:  # moto may omit ALL_OLD: read it (strongly consistent)
+                    current = await self.get_sandbox(sandbox_id)
+                return ReleaseRefused(current)
+            if "TransactionConflict" in codes:
+                raise StoreConflictError(str(codes)) from exc
+            raise
+        return Released(sandbox_id)
+
+
+def _pointer(values: dict[str, Any]) -> TrackPointer:
+    return TrackPointer(
+        track_id=values["track_id"],
+        sandbox_id=values["sandbox_id"],
+        name=values["name"],
+        external_id=values["external_id"],
+        allocated_at=float(values["allocated_at"]),
+        expires_at=float(values["expires_at"]),
+        request_id=values["request_id"],
+    )

@@ -1,0 +1,82 @@
+"""The candidate reservoir hands out distinct candidates and never says "none" too early."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from consumers.services.reservoir import CandidateReservoir
+from tests.factories import sandbox
+
+
+class FakeIndex:
+    """StatusIndex as a list: pages of ``limit`` available sandboxes, with a call count."""
+
+    def __init__(self, n: int) -> None:
+        self.available = {s.sandbox_id: s for s in (sandbox(i) for i in range(n))}
+        self.calls = 0
+
+    async def page(self, prefix, limit, start):
+        self.calls += 1
+        items = sorted(self.available.values(), key=lambda s: s.sandbox_id)
+        if prefix:
+            items = [s for s in items if s.name.startswith(prefix)]
+        offset = start["offset"] if start else 0
+        chunk = items[offset : offset + limit]
+        more = offset + limit < len(items)
+        return chunk, ({"offset": offset + limit} if more else None)
+
+
+async def test_concurrent_takers_get_distinct_candidates_from_one_query() -> None:
+    index = FakeIndex(50)
+    res = CandidateReservoir(index.page, page_size=50, rng=random.Random(1))
+
+    got = await asyncio.gather(*(res.take() for _ in range(50)))
+
+    assert len({c.sandbox_id for c in got}) == 50
+    assert index.calls == 1
+
+
+async def test_none_only_when_the_index_is_empty() -> None:
+    index = FakeIndex(2)
+    res = CandidateReservoir(index.page, page_size=10)
+    a, b = await res.take(), await res.take()
+    for c in (a, b):
+        index.available.pop(c.sandbox_id)
+        res.consumed(c)
+    assert await res.take() is None
+
+
+async def test_waits_for_an_in_flight_candidate_instead_of_answering_none() -> None:
+    """A candidate given back (its track already had one) is still available to others."""
+    index = FakeIndex(1)
+    res = CandidateReservoir(index.page, page_size=10)
+    held = await res.take()
+    waiter = asyncio.create_task(res.take())
+    await asyncio.sleep(0)  # let the waiter find only an in-flight candidate
+    assert not waiter.done()
+
+    res.give_back(held)
+
+    again = await asyncio.wait_for(waiter, timeout=5)
+    assert again is not None and again.sandbox_id == held.sandbox_id
+
+
+async def test_consumed_candidates_are_not_handed_out_from_a_lagging_index() -> None:
+    index = FakeIndex(3)
+    res = CandidateReservoir(index.page, page_size=10)
+    first = await res.take()
+    res.consumed(first)  # claimed, but the (eventually consistent) index still lists it
+    rest = [await res.take(), await res.take()]
+    for c in rest:
+        res.consumed(c)
+    assert first.sandbox_id not in {c.sandbox_id for c in rest}
+    assert await res.take() is None
+
+
+async def test_prefix_pages_past_non_matching_items() -> None:
+    index = FakeIndex(30)
+    index.available["x"] = sandbox(999, prefix="lab-gcp").model_copy(update={"sandbox_id": "x"})
+    res = CandidateReservoir(index.page, page_size=5)
+    got = await res.take("lab-gcp")
+    assert got is not None and got.sandbox_id == "x"
