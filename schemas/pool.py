@@ -57,6 +57,8 @@ class Sandbox(BaseModel):
     deletion_requested_at: float | None = None
     deletion_retry_count: int = 0
     deletion_last_error: str | None = None
+    deletion_next_attempt_at: float | None = None
+    stale_since: float | None = None
     sfdc_account_id: str | None = None
     created_at: float | None = None
     updated_at: float | None = None

@@ -373,6 +373,191 @@ class PoolStore:
             raise
         return Released(sandbox_id)
 
+    # lifecycle (jobs) -------------------------------------------------------------------
+
+    async def expire(self, sandbox: Sandbox, *, now: float) -> bool:
+        """allocated → pending_deletion for this very allocation; False when it changed first.
+
+        The condition pins the allocation (owner and allocated_at), so a concurrent release
+        (or a re-allocation) wins and this becomes a no-op.
+        """
+        assert sandbox.allocated_to_track is not None
+        try:
+            await self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _key(sandbox_key(sandbox.sandbox_id)),
+                            "UpdateExpression": (
+                                "SET #st = :pd, deletion_requested_at = :now, "
+                                "updated_at = :now, expired = :true"
+                            ),
+                            "ConditionExpression": (
+                                "#st = :allocated AND allocated_to_track = :t "
+                                "AND allocated_at = :at"
+                            ),
+                            "ExpressionAttributeNames": {"#st": "status"},
+                            "ExpressionAttributeValues": {
+                                ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+                                ":allocated": {"S": SandboxStatus.ALLOCATED.value},
+                                ":t": {"S": sandbox.allocated_to_track},
+                                ":at": to_attr(sandbox.allocated_at),
+                                ":now": to_attr(now),
+                                ":true": {"BOOL": True},
+                            },
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": _key(track_key(sandbox.allocated_to_track)),
+                            "ConditionExpression": "attribute_not_exists(PK) OR sandbox_id = :sid",
+                            "ExpressionAttributeValues": {":sid": {"S": sandbox.sandbox_id}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if not _cancelled(exc):
+                raise
+            codes = [r.get("Code", "None") for r in _reasons(exc)]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False
+            if "TransactionConflict" in codes:
+                raise StoreConflictError(str(codes)) from exc
+            raise
+        return True
+
+    async def upsert_from_csp(self, sandbox: Sandbox, *, now: float) -> bool:
+        """Create or refresh an available/stale sandbox from the CSP listing.
+
+        Never touches an allocated, pending_deletion or deletion_failed item: the condition
+        admits only a missing, available or stale item. False when the condition refused.
+        """
+        try:
+            await self._ddb.update_item(
+                TableName=self.table,
+                Key=_key(sandbox_key(sandbox.sandbox_id)),
+                UpdateExpression=(
+                    "SET sandbox_id = :id, #n = :n, external_id = :e, #st = :available, "
+                    "allocated_at = :zero, last_synced = :now, updated_at = :now, "
+                    "created_at = if_not_exists(created_at, :now)"
+                    + (", sfdc_account_id = :sf" if sandbox.sfdc_account_id else "")
+                    + " REMOVE stale_since"
+                ),
+                ConditionExpression="attribute_not_exists(PK) OR #st IN (:available, :stale)",
+                ExpressionAttributeNames={"#st": "status", "#n": "name"},
+                ExpressionAttributeValues={
+                    ":id": {"S": sandbox.sandbox_id},
+                    ":n": {"S": sandbox.name},
+                    ":e": {"S": sandbox.external_id},
+                    ":available": {"S": SandboxStatus.AVAILABLE.value},
+                    ":stale": {"S": SandboxStatus.STALE.value},
+                    ":zero": {"N": "0"},
+                    ":now": to_attr(now),
+                    **({":sf": {"S": sandbox.sfdc_account_id}} if sandbox.sfdc_account_id else {}),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    async def mark_stale(self, sandbox_id: str, *, now: float) -> bool:
+        """available → stale (the CSP no longer lists it); False when it is no longer available."""
+        return await self._conditional_update(
+            sandbox_id,
+            update="SET #st = :stale, stale_since = :now, updated_at = :now",
+            condition="#st = :available",
+            values={
+                ":stale": {"S": SandboxStatus.STALE.value},
+                ":available": {"S": SandboxStatus.AVAILABLE.value},
+                ":now": to_attr(now),
+            },
+        )
+
+    async def delete_stale(self, sandbox: Sandbox) -> bool:
+        """Remove a stale item, only if it is still stale since the same moment."""
+        condition = "#st = :stale"
+        values: dict[str, Any] = {":stale": {"S": SandboxStatus.STALE.value}}
+        if sandbox.stale_since is not None:
+            condition += " AND stale_since = :since"
+            values[":since"] = to_attr(sandbox.stale_since)
+        return await self._conditional_delete(sandbox.sandbox_id, condition, values)
+
+    async def delete_deleted(self, sandbox_id: str) -> bool:
+        """Remove an item the CSP has deleted (only from pending_deletion/deletion_failed)."""
+        return await self._conditional_delete(
+            sandbox_id,
+            "#st IN (:pd, :df)",
+            {
+                ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+                ":df": {"S": SandboxStatus.DELETION_FAILED.value},
+            },
+        )
+
+    async def record_deletion_failure(
+        self, sandbox_id: str, *, error: str, give_up: bool, next_attempt_at: float, now: float
+    ) -> bool:
+        """Count a failed CSP delete; after the last retry the item becomes deletion_failed."""
+        status = SandboxStatus.DELETION_FAILED if give_up else SandboxStatus.PENDING_DELETION
+        return await self._conditional_update(
+            sandbox_id,
+            update=(
+                "SET #st = :status, deletion_last_error = :err, updated_at = :now, "
+                "deletion_next_attempt_at = :next, "
+                "deletion_retry_count = if_not_exists(deletion_retry_count, :zero) + :one"
+            ),
+            condition="#st IN (:pd, :df)",
+            values={
+                ":status": {"S": status.value},
+                ":err": {"S": error[:500]},
+                ":now": to_attr(now),
+                ":next": to_attr(next_attempt_at),
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+                ":df": {"S": SandboxStatus.DELETION_FAILED.value},
+            },
+        )
+
+    async def _conditional_update(
+        self, sandbox_id: str, *, update: str, condition: str, values: dict[str, Any]
+    ) -> bool:
+        try:
+            await self._ddb.update_item(
+                TableName=self.table,
+                Key=_key(sandbox_key(sandbox_id)),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    async def _conditional_delete(
+        self, sandbox_id: str, condition: str, values: dict[str, Any]
+    ) -> bool:
+        try:
+            await self._ddb.delete_item(
+                TableName=self.table,
+                Key=_key(sandbox_key(sandbox_id)),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
 
 def _pointer(values: dict[str, Any]) -> TrackPointer:
     return TrackPointer(
