@@ -1,0 +1,209 @@
+"""Thin handlers: bind log context, call a service, record the reply that stands.
+
+They know nothing of SQS beyond ``Delivery`` (receive count, last receive, nack), so the
+same code runs under the real broker and under TestSQSBroker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from pydantic import ValidationError
+from structlog.contextvars import bound_contextvars
+
+from consumers.metrics import BrokerMetrics
+from consumers.services.allocation import AllocationService
+from consumers.services.jobs import JobService, PublishDeletes
+from consumers.services.replies import ReplyFactory
+from consumers.stores.replies import ReplyStore
+from schemas.errors import InvalidRequestError, SandboxError
+from schemas.ids import is_header_value, is_request_id
+from schemas.messages import (
+    AllocateMessage,
+    CleanupJob,
+    DeleteSandboxJob,
+    DeleteStaleJob,
+    ExpireJob,
+    ReleaseMessage,
+    SyncJob,
+)
+from schemas.replies import JobResult, ReplyRecord
+
+log = structlog.get_logger(__name__)
+
+RequestMessage = AllocateMessage | ReleaseMessage
+JobMessage = SyncJob | CleanupJob | ExpireJob | DeleteStaleJob | DeleteSandboxJob
+
+
+class Delivery(Protocol):
+    """What a handler needs to know about the message it is handling."""
+
+    @property
+    def receive_count(self) -> int: ...
+    @property
+    def last_receive(self) -> bool: ...
+    @property
+    def message_group(self) -> str | None: ...
+    async def nack(self, delay_s: float) -> None: ...
+
+
+@dataclass
+class Handlers:
+    allocation: AllocationService
+    jobs: JobService
+    replies: ReplyStore
+    factory: ReplyFactory
+    metrics: BrokerMetrics
+    publish_deletes: PublishDeletes
+
+    async def on_request(self, message: RequestMessage, delivery: Delivery) -> ReplyRecord:
+        with bound_contextvars(
+            request_id=message.request_id,
+            track_id=message.track_id,
+            action=message.type,
+            message_group=delivery.message_group,
+            receive_count=delivery.receive_count,
+        ):
+            try:
+                if isinstance(message, AllocateMessage):
+                    reply = await self.allocation.allocate(message, attempts=delivery.receive_count)
+                else:
+                    reply = await self.allocation.release(message, attempts=delivery.receive_count)
+            except Exception as exc:
+                await self._maybe_dead_letter(message, message.track_id, delivery, exc)
+                raise
+            self._observe(message.type, message.requested_at.timestamp(), reply)
+            return reply
+
+    async def on_job(self, job: JobMessage, delivery: Delivery) -> ReplyRecord | None:
+        """Run one job; None when the message was nacked for a later retry (not terminal)."""
+        with bound_contextvars(
+            request_id=job.request_id,
+            action=job.type,
+            message_group=delivery.message_group,
+            receive_count=delivery.receive_count,
+        ):
+            started = time.perf_counter()
+            try:
+                result = await self._run_job(job, delivery)
+            except SandboxError as exc:  # e.g. CSP unavailable: an outcome, not a crash
+                record = self.factory.failed(
+                    request_id=job.request_id,
+                    action=job.type,
+                    track_id=None,
+                    error=exc,
+                    attempts=delivery.receive_count,
+                )
+                outcome = "failed"
+            except Exception as exc:
+                await self._maybe_dead_letter(job, None, delivery, exc)
+                raise
+            else:
+                if result is None:
+                    return None
+                record = self.factory.succeeded(
+                    request_id=job.request_id,
+                    action=job.type,
+                    track_id=None,
+                    result=result.model_dump(),
+                    attempts=delivery.receive_count,
+                )
+                outcome = "succeeded" if not result.failed else "partial"
+            stored = await self.replies.put(record)
+            log.info(
+                "job_finished",
+                outcome=outcome,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                **(record.result or {}),
+            )
+            self._observe(job.type, job.requested_at.timestamp(), stored)
+            return stored
+
+    async def _run_job(self, job: JobMessage, delivery: Delivery) -> JobResult | None:
+        match job:
+            case SyncJob():
+                return await self.jobs.sync()
+            case CleanupJob():
+                return await self.jobs.cleanup(self.publish_deletes, request_id=job.request_id)
+            case ExpireJob():
+                return await self.jobs.expire()
+            case DeleteStaleJob():
+                return await self.jobs.delete_stale()
+            case DeleteSandboxJob():
+                outcome = await self.jobs.delete_sandbox(job, attempt=delivery.receive_count)
+                if outcome.retry_in_s is not None:
+                    await delivery.nack(outcome.retry_in_s)
+                    return None
+                return outcome.result
+
+    async def on_undecodable(self, body: bytes | str, error: Exception) -> None:
+        """A body that does not validate: answer INVALID_REQUEST when it names its request."""
+        fields = _readable_fields(body)
+        request_id, track_id = fields.get("request_id"), fields.get("track_id")
+        log.warning(
+            "message_rejected",
+            outcome="invalid",
+            request_id=request_id,
+            track_id=track_id,
+            error=_short(error),
+        )
+        if not (isinstance(request_id, str) and is_request_id(request_id)):
+            return
+        if track_id is not None and not (isinstance(track_id, str) and is_header_value(track_id)):
+            track_id = None
+        action = fields.get("type") if isinstance(fields.get("type"), str) else "unknown"
+        record = self.factory.failed(
+            request_id=request_id,
+            action=str(action)[:32],
+            track_id=track_id,
+            error=InvalidRequestError(f"the message did not validate: {_short(error)}"),
+            attempts=1,
+        )
+        await self.replies.put(record)
+        self.metrics.replies_total.labels(
+            action="invalid", status="failed", code="INVALID_REQUEST"
+        ).inc()
+
+    async def _maybe_dead_letter(
+        self, message: Any, track_id: str | None, delivery: Delivery, exc: Exception
+    ) -> None:
+        log.warning("handler_failed", outcome="error", error=_short(exc))
+        if not delivery.last_receive:
+            return
+        record = self.factory.dead_lettered(
+            request_id=message.request_id,
+            action=message.type,
+            track_id=track_id,
+            attempts=delivery.receive_count,
+            reason=type(exc).__name__,
+        )
+        await self.replies.put(record)
+        self.metrics.replies_total.labels(
+            action=message.type, status="failed", code="DEAD_LETTERED"
+        ).inc()
+        log.error("request_dead_lettered", outcome="dead_lettered")
+
+    def _observe(self, action: str, requested_at: float, reply: ReplyRecord) -> None:
+        code = reply.error.code.value if reply.error else ""
+        self.metrics.replies_total.labels(action=action, status=reply.status.value, code=code).inc()
+        self.metrics.e2e_latency.labels(action=action).observe(max(time.time() - requested_at, 0))
+
+
+def _readable_fields(body: bytes | str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, TypeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _short(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:5]
+        )
+    return f"{type(error).__name__}: {str(error)[:200]}"
