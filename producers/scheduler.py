@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from producers.enqueue import send
 from schemas.messages import (
     CleanupJob,
     DeleteStaleJob,
     ExpireJob,
     MessageType,
     SyncJob,
-    message_attributes,
 )
 from schemas.settings import SchedulerSettings
 
@@ -104,15 +104,12 @@ class Scheduler:
             request_id=f"sched_{job.value}_{bucket}", requested_by="scheduler"
         )
         try:
-            await self._sqs.send_message(
-                QueueUrl=self._queue_url,
-                MessageBody=message.model_dump_json(),
-                MessageGroupId=job.value,
-                MessageDeduplicationId=f"{job.value}:{bucket}",
-                MessageAttributes={
-                    k: {"DataType": "String", "StringValue": v}
-                    for k, v in message_attributes(message, type_=job.value).items()
-                },
+            await send(
+                self._sqs,
+                queue_url=self._queue_url,
+                message=message,
+                group_id=job.value,
+                dedup_id=f"{job.value}:{bucket}",
             )
         except Exception as exc:  # keep the other schedules going; the next boundary retries
             log.error("job_schedule_failed", action=job.value, outcome="error", error=repr(exc))

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from consumers.stores.codec import from_item, to_attr, to_item
-from consumers.stores.replies import ReplyStore, reply_from_item
+from consumers.stores.replies import ReplyStore
+from schemas.items import from_item, reply_from_item, sandbox_from_item, to_attr, to_item
 from schemas.pool import STATUS_INDEX, Sandbox, SandboxStatus, sandbox_key, track_key
 from schemas.replies import ReplyRecord
 
@@ -130,7 +130,7 @@ class PoolStore:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         resp = await self._ddb.query(**kwargs)
-        items = [Sandbox.model_validate(from_item(i)) for i in resp.get("Items", [])]
+        items = [sandbox_from_item(i) for i in resp.get("Items", [])]
         return items, resp.get("LastEvaluatedKey")
 
     async def query_status(
@@ -151,7 +151,7 @@ class PoolStore:
         while True:
             resp = await self._ddb.query(**kwargs)
             for item in resp.get("Items", []):
-                yield Sandbox.model_validate(from_item(item))
+                yield sandbox_from_item(item)
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
@@ -179,7 +179,7 @@ class PoolStore:
             TableName=self.table, Key=_key(sandbox_key(sandbox_id)), ConsistentRead=True
         )
         item = resp.get("Item")
-        return Sandbox.model_validate(from_item(item)) if item else None
+        return sandbox_from_item(item) if item else None
 
     async def get_pointer(self, track_id: str) -> TrackPointer | None:
         resp = await self._ddb.get_item(
@@ -364,7 +364,7 @@ class PoolStore:
                     return ReplyAlreadyWritten(existing)
             if len(codes) == 3 and codes[0] == "ConditionalCheckFailed":
                 old = reasons[0].get("Item")
-                current = Sandbox.model_validate(from_item(old)) if old else None
+                current = sandbox_from_item(old) if old else None
                 if old is None:  # moto may omit ALL_OLD: read it (strongly consistent)
                     current = await self.get_sandbox(sandbox_id)
                 return ReleaseRefused(current)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from consumers.stores.codec import from_item, to_item
 from schemas.errors import ErrorCode
+from schemas.items import reply_from_item, reply_item
 from schemas.replies import ReplyRecord, ReplyStatus
 
 if TYPE_CHECKING:
@@ -24,14 +24,6 @@ WRITABLE_VALUES = {
     ":pending": {"S": ReplyStatus.PENDING.value},
     ":dead": {"S": ErrorCode.DEAD_LETTERED.value},
 }
-
-
-def reply_item(record: ReplyRecord) -> dict[str, Any]:
-    return to_item(record.model_dump(mode="json"))
-
-
-def reply_from_item(item: dict[str, Any]) -> ReplyRecord:
-    return ReplyRecord.model_validate(from_item(item))
 
 
 class ReplyStore:

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from consumers.metrics import BrokerMetrics
-from consumers.stores.codec import from_item
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
 from infra.provision import table_specs
+from schemas.items import from_item
 from schemas.messages import AllocateMessage, ReleaseMessage
 from schemas.pool import SandboxStatus
 from schemas.replies import ReplyStatus

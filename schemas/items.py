@@ -1,4 +1,9 @@
-"""Python values <-> DynamoDB attribute values (boto3's serializer, floats as Decimal)."""
+"""Table items on the wire: Python values <-> DynamoDB attribute values.
+
+The tables' layout is part of the contract (CONTRACT.md "Tables"), so their encoding lives
+beside the models both sides import: the consumers write items, the gateway and operator
+tools read them. Pure functions (boto3's serializer, floats as Decimal), no I/O.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from schemas.pool import Sandbox
+from schemas.replies import ReplyRecord
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -35,7 +43,8 @@ def _from_decimal(value: Any) -> Any:
 
 
 def to_attr(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_to_decimal(value))  # type: ignore[no-any-return]
+    serialized: dict[str, Any] = _serializer.serialize(_to_decimal(value))
+    return serialized
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -45,3 +54,17 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _from_decimal(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def reply_item(record: ReplyRecord) -> dict[str, Any]:
+    """A replies-table row (``PK request_id``) for a reply record."""
+    return to_item(record.model_dump(mode="json"))
+
+
+def reply_from_item(item: dict[str, Any]) -> ReplyRecord:
+    return ReplyRecord.model_validate(from_item(item))
+
+
+def sandbox_from_item(item: dict[str, Any]) -> Sandbox:
+    """A pool item (``PK SBX#<id>``, ``SK META``) as a Sandbox; unknown attributes ignored."""
+    return Sandbox.model_validate(from_item(item))
