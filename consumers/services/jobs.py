@@ -34,6 +34,8 @@ class CspAccount(Protocol):
     def external_id(self) -> str: ...
     @property
     def sfdc_account_id(self) -> str | None: ...
+    @property
+    def is_usable(self) -> bool: ...
 
 
 class CspApi(Protocol):
@@ -114,10 +116,13 @@ class JobService:
         being missing, available or stale.
         """
         try:
-            accounts = list(await self._csp.list_accounts())
+            listing = list(await self._csp.list_accounts())
         except self._upstream_errors as exc:
             raise UpstreamUnavailableError(f"CSP unavailable: {type(exc).__name__}") from exc
-        if not accounts:
+        # Unusable accounts (e.g. being deleted on the CSP side) are not candidates; absent
+        # from `listed`, an available item for one becomes stale.
+        accounts = [a for a in listing if a.is_usable]
+        if not listing:
             raise UpstreamUnavailableError("CSP listed no accounts; the pool was left unchanged")
         now = self._clock()
         known: dict[str, Sandbox] = {}

@@ -27,6 +27,7 @@ class Account:
     name: str
     external_id: str
     sfdc_account_id: str | None = None
+    is_usable: bool = True
 
 
 @dataclass
