@@ -60,6 +60,14 @@ class ConsumerSettings(CommonSettings):
     csp_token: SecretStr | None = None
     csp_timeout_s: float = Field(10.0, gt=0)
     csp_rate_per_s: float = Field(20.0, gt=0)
+    csp_page_size: int = Field(100, ge=1, le=1000)
+    csp_retry_attempts: int = Field(3, ge=1, le=10)
+    csp_retry_after_max_s: float = Field(
+        30.0, ge=0, description="longer Retry-After: fail now and hand it to the caller"
+    )
+    csp_breaker_failures: int = Field(5, ge=1)
+    csp_breaker_window_s: float = Field(60.0, gt=0)
+    csp_breaker_cooldown_s: float = Field(30.0, gt=0)
     max_deletion_retries: int = Field(5, ge=1)
     stale_grace_s: int = Field(86_400, ge=0)
 
