@@ -146,8 +146,9 @@ class CspClient:
         settings: ConsumerSettings,
         *,
         http: httpx.AsyncClient,
-        metrics: CspMetrics | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> CspClient:
+        """The process's client; its metrics go on ``registry`` (the one served at /metrics)."""
         if settings.csp_token is None:
             raise ValueError("BROKER_CSP_TOKEN is not set: the CSP client cannot authenticate")
         return cls(
@@ -166,7 +167,7 @@ class CspClient:
                 attempts=settings.csp_retry_attempts,
                 retry_after_max_s=settings.csp_retry_after_max_s,
             ),
-            metrics=metrics,
+            metrics=CspMetrics(registry) if registry is not None else None,
         )
 
     def __repr__(self) -> str:

@@ -441,7 +441,8 @@ async def test_from_settings_takes_token_url_rate_and_breaker_from_settings(
     )
     route = csp.get("/current_user/accounts").mock(side_effect=paginated([account(1)]))
 
-    client = CspClient.from_settings(settings, http=http)
+    registry = CollectorRegistry()
+    client = CspClient.from_settings(settings, http=http, registry=registry)
     await client.list_accounts()
 
     request = route.calls[0].request
@@ -449,6 +450,7 @@ async def test_from_settings_takes_token_url_rate_and_breaker_from_settings(
     assert request.url.params["page_size"] == "50"
     assert client._limiter.max_rate == 5
     assert client._breaker.failure_threshold == 2
+    assert requests_total(registry, "list_accounts", "ok") == 1
 
 
 def test_from_settings_without_a_token_says_which_setting_is_missing(
