@@ -1,0 +1,162 @@
+"""The contract's input rules: track headers, path ids, POST bodies and paging parameters.
+
+Header values are 1-128 chars of ``[A-Za-z0-9._:@-]`` (the name prefix 1-64); an empty
+optional header counts as absent; ``X-Instruqt-Sandbox-ID`` wins over the legacy
+``X-Track-ID`` when both are sent (the legacy one is then ignored, even when malformed).
+A header sent twice is joined with ", " as HTTP says, which no rule accepts: it is refused
+rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.requests import Request
+
+from producers.gateway.errors import BadRequestError, PayloadTooLargeError
+from schemas.ids import (
+    HEADER_VALUE_PATTERN,
+    NAME_PREFIX_PATTERN,
+    is_header_value,
+    is_name_prefix,
+    is_request_id,
+)
+from schemas.pool import SandboxStatus
+
+TRACK_ID_HEADER: Final = "X-Instruqt-Sandbox-ID"
+LEGACY_TRACK_ID_HEADER: Final = "X-Track-ID"
+TRACK_NAME_HEADER: Final = "X-Instruqt-Track-ID"
+NAME_PREFIX_HEADER: Final = "X-Sandbox-Name-Prefix"
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+
+#: Every request header a browser caller may send (CORS allow-list).
+ALLOWED_REQUEST_HEADERS: Final = (
+    "Authorization",
+    "Content-Type",
+    TRACK_ID_HEADER,
+    TRACK_NAME_HEADER,
+    LEGACY_TRACK_ID_HEADER,
+    NAME_PREFIX_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+)
+
+#: Patterns as the OpenAPI document states them: empty allowed (an empty header is absent).
+OPTIONAL_HEADER_PATTERN: Final = HEADER_VALUE_PATTERN.replace("{1,128}", "{0,128}")
+OPTIONAL_PREFIX_PATTERN: Final = NAME_PREFIX_PATTERN.replace("{1,64}", "{0,64}")
+
+PAGE_LIMIT_DEFAULT: Final = 50
+PAGE_LIMIT_MAX: Final = 100
+#: The order in which an unfiltered listing walks the statuses (part of the cursor).
+STATUS_ORDER: Final = tuple(SandboxStatus)
+
+
+@dataclass(frozen=True)
+class TrackHeaders:
+    track_id: str
+    track_name: str | None = None
+    name_prefix: str | None = None
+    idempotency_key: str | None = None
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """The header's value, None when absent or empty; several copies are joined (and refused)."""
+    values = headers.getlist(name)
+    if not values:
+        return None
+    value = ", ".join(values)
+    return value or None
+
+
+def _checked(headers: Headers, name: str, *, prefix: bool = False) -> str | None:
+    value = _header(headers, name)
+    if value is None:
+        return None
+    ok = is_name_prefix(value) if prefix else is_header_value(value)
+    if not ok:
+        limit = 64 if prefix else 128
+        raise BadRequestError(f"{name} must be 1-{limit} chars of [A-Za-z0-9._:@-]")
+    return value
+
+
+def track_headers(headers: Headers) -> TrackHeaders:
+    """Read and check the track headers; 400 when the track id is missing or any value is bad."""
+    track_id = _checked(headers, TRACK_ID_HEADER)
+    if track_id is None:
+        track_id = _checked(headers, LEGACY_TRACK_ID_HEADER)
+    if track_id is None:
+        raise BadRequestError(f"{TRACK_ID_HEADER} (or legacy {LEGACY_TRACK_ID_HEADER}) is required")
+    return TrackHeaders(
+        track_id=track_id,
+        track_name=_checked(headers, TRACK_NAME_HEADER),
+        name_prefix=_checked(headers, NAME_PREFIX_HEADER, prefix=True),
+        idempotency_key=_checked(headers, IDEMPOTENCY_KEY_HEADER),
+    )
+
+
+def sandbox_id_param(value: str) -> str:
+    if not is_header_value(value):
+        raise BadRequestError("sandbox_id must be 1-128 chars of [A-Za-z0-9._:@-]")
+    return value
+
+
+def request_id_param(value: str) -> str:
+    if not is_request_id(value):
+        raise BadRequestError("request_id must be 1-64 chars of [A-Za-z0-9_-]")
+    return value
+
+
+async def empty_body(request: Request, *, max_bytes: int) -> None:
+    """POST bodies are empty or ``{}``: 413 above ``max_bytes`` (declared or streamed), else 400."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            raise BadRequestError("Content-Length is not a number")
+        if int(declared) > max_bytes:
+            raise PayloadTooLargeError(f"the body may be at most {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:  # a chunked body, or one longer than it declared
+            raise PayloadTooLargeError(f"the body may be at most {max_bytes} bytes")
+    if not body.strip():
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise BadRequestError("the body must be empty or {}") from None
+    if parsed != {}:
+        raise BadRequestError("the body must be empty or {}")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    status: SandboxStatus | None
+    limit: int
+    cursor: str | None
+
+
+def page_params(query: QueryParams) -> PageParams:
+    """``status`` (one of the pool statuses), ``limit`` 1-100 (default 50), opaque ``cursor``."""
+    for name in ("status", "limit", "cursor"):
+        if len(query.getlist(name)) > 1:
+            raise BadRequestError(f"{name} may be given once")
+    raw_status = query.get("status") or None
+    status: SandboxStatus | None = None
+    if raw_status is not None:
+        try:
+            status = SandboxStatus(raw_status)
+        except ValueError:
+            known = ", ".join(s.value for s in SandboxStatus)
+            raise BadRequestError(f"status must be one of {known}") from None
+    raw_limit = query.get("limit")
+    limit = PAGE_LIMIT_DEFAULT
+    if raw_limit is not None:
+        if not (raw_limit.isascii() and raw_limit.isdigit()) or not (
+            1 <= int(raw_limit) <= PAGE_LIMIT_MAX
+        ):
+            raise BadRequestError(f"limit must be an integer from 1 to {PAGE_LIMIT_MAX}")
+        limit = int(raw_limit)
+    return PageParams(status=status, limit=limit, cursor=query.get("cursor") or None)
