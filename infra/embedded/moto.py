@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,20 +47,44 @@ def patch_sqs_clock() -> None:
     sqs_models.unix_time_millis = _fast_unix_time_millis  # type: ignore[attr-defined]
 
 
+#: Path of the call counter the embedded server adds beside moto's own API (GET, DELETE).
+CALLS_PATH = "/_embedded/calls"
+
+
 class DynamoDBLock:
-    """WSGI middleware: one DynamoDB request at a time; everything else passes through."""
+    """WSGI middleware: one DynamoDB request at a time; everything else passes through.
+
+    It also counts calls per API action (``X-Amz-Target``, e.g. ``DynamoDB_20120810.Query``,
+    ``AmazonSQS.ReceiveMessage``), served as JSON at ``/_embedded/calls`` so benchmarks can
+    report server-side calls per request.
+    """
 
     def __init__(self, app: WSGIApp) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == CALLS_PATH:
+            return self._calls(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            with self._counts_lock:
+                self._counts[target] += 1
         if not target.startswith("DynamoDB"):
             return self._app(environ, start_response)
         with self._lock:
             # Materialise the body inside the lock: moto builds it lazily from live state.
             return list(self._app(environ, start_response))
+
+    def _calls(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._counts_lock:
+            body = json.dumps(dict(self._counts)).encode()
+            if environ.get("REQUEST_METHOD") == "DELETE":
+                self._counts.clear()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
 
 
 class EmbeddedMoto:
