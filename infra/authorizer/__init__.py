@@ -1,0 +1,1 @@
+"""The API Gateway token authorizer Lambda (its package is handler.py alone)."""

@@ -1,0 +1,41 @@
+# The token authorizer Lambda: its code is infra/authorizer/handler.py (unit-tested in
+# tests/infra/test_authorizer.py); the package is that one file.
+
+data "archive_file" "package" {
+  type        = "zip"
+  source_file = "${path.module}/../../../authorizer/handler.py"
+  output_path = "${path.module}/build/authorizer.zip"
+}
+
+resource "aws_lambda_function" "authorizer" {
+  #checkov:skip=CKV_AWS_116:synchronous authorizer, API Gateway waits for its answer: there is no async event to dead-letter
+  #checkov:skip=CKV_AWS_117:calls only Secrets Manager's public endpoint; a VPC would add NAT or an endpoint to the request path for nothing
+  #checkov:skip=CKV_AWS_115:API Gateway caches answers per token (authorizer TTL), so invocations stay few; a reservation fails on accounts with low concurrency limits
+  #checkov:skip=CKV_AWS_173:the environment holds secret ARNs and usage-plan key ids, no secret values; the tokens stay in Secrets Manager
+  #checkov:skip=CKV_AWS_272:a single-file package built from this repository by Terraform; no third-party code to sign
+  #checkov:skip=CKV_AWS_50:its latency appears in API Gateway's X-Ray segment; Active tracing would need xray:* on "*" in the authorizer role
+  function_name    = var.function_name
+  description      = "Sandbox Broker bearer-token authorizer (track and admin tokens)"
+  role             = var.role_arn
+  runtime          = "python3.12"
+  handler          = "handler.handler"
+  filename         = data.archive_file.package.output_path
+  source_code_hash = data.archive_file.package.output_base64sha256
+  memory_size      = 128
+  timeout          = 5
+
+  environment {
+    variables = {
+      TRACK_TOKEN_SECRET_ARN = var.track_token_secret_arn
+      ADMIN_TOKEN_SECRET_ARN = var.admin_token_secret_arn
+      TOKEN_CACHE_TTL_S      = tostring(var.token_cache_ttl_s)
+      TRACK_USAGE_KEY        = var.usage_keys["track"]
+      ADMIN_USAGE_KEY        = var.usage_keys["admin"]
+    }
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = var.log_group_name
+  }
+}

@@ -1,0 +1,35 @@
+variable "function_name" {
+  description = "Name of the authorizer Lambda."
+  type        = string
+}
+
+variable "role_arn" {
+  description = "Execution role of the authorizer (reads the two token secrets, writes logs)."
+  type        = string
+}
+
+variable "log_group_name" {
+  description = "Log group the authorizer writes to."
+  type        = string
+}
+
+variable "track_token_secret_arn" {
+  description = "Secret holding the track token."
+  type        = string
+}
+
+variable "admin_token_secret_arn" {
+  description = "Secret holding the admin token."
+  type        = string
+}
+
+variable "token_cache_ttl_s" {
+  description = "Seconds the Lambda trusts tokens read from Secrets Manager before reading again."
+  type        = number
+}
+
+variable "usage_keys" {
+  description = "API key value of the usage plan of each role (track, admin)."
+  type        = map(string)
+  sensitive   = true
+}

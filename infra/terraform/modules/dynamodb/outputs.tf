@@ -1,0 +1,19 @@
+output "pool_table_name" {
+  description = "Name of the pool table."
+  value       = aws_dynamodb_table.pool.name
+}
+
+output "pool_table_arn" {
+  description = "ARN of the pool table."
+  value       = aws_dynamodb_table.pool.arn
+}
+
+output "replies_table_name" {
+  description = "Name of the reply table."
+  value       = aws_dynamodb_table.replies.name
+}
+
+output "replies_table_arn" {
+  description = "ARN of the reply table."
+  value       = aws_dynamodb_table.replies.arn
+}

@@ -1,0 +1,280 @@
+# One role per principal, each allowed only the actions it calls on the resources it uses.
+# Trust policies pin the calling service to this account (confused-deputy protection).
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  # Every queue the consumer reads, acknowledges, extends, or moves a message to.
+  consumer_queue_arns = concat(values(var.queue_arns), values(var.dlq_arns))
+}
+
+# ---------------------------------------------------------------------------------------
+# Trust policies
+# ---------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "trust_ecs_tasks" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "trust_apigateway" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "trust_scheduler" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "trust_lambda" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Consumer task (the application inside the container)
+# ---------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "consumer_task" {
+  name               = "${var.stem}-consumer-task"
+  description        = "Sandbox Broker consumer: its queues and DLQs, the pool and reply tables"
+  assume_role_policy = data.aws_iam_policy_document.trust_ecs_tasks.json
+}
+
+data "aws_iam_policy_document" "consumer_task" {
+  statement {
+    sid = "Queues"
+    # Batch calls (DeleteMessageBatch, SendMessageBatch, ChangeMessageVisibilityBatch) are
+    # authorised by these same actions. SendMessage: cleanup fans out to the job queue and
+    # the `dlq` reject policy moves a message to its DLQ itself.
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]
+    resources = local.consumer_queue_arns
+  }
+
+  statement {
+    sid = "Tables"
+    # TransactWriteItems is authorised per item by Put/Update/Delete/ConditionCheck.
+    # No Scan: nothing on a request path or in a periodic job scans the pool.
+    actions = [
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [
+      var.pool_table_arn,
+      "${var.pool_table_arn}/index/*",
+      var.replies_table_arn,
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "consumer_task" {
+  name   = "queues-and-tables"
+  role   = aws_iam_role.consumer_task.id
+  policy = data.aws_iam_policy_document.consumer_task.json
+}
+
+# ---------------------------------------------------------------------------------------
+# Consumer task execution (ECS agent: image pull, log stream, CSP token injection)
+# ---------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "consumer_execution" {
+  name               = "${var.stem}-consumer-execution"
+  description        = "ECS agent for the consumer: pull the image, write logs, inject the CSP token"
+  assume_role_policy = data.aws_iam_policy_document.trust_ecs_tasks.json
+}
+
+data "aws_iam_policy_document" "consumer_execution" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${var.consumer_log_group_arn}:*"]
+  }
+
+  statement {
+    sid       = "CspToken"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.secret_arns["csp"]]
+  }
+
+  dynamic "statement" {
+    # Only when the image is in ECR (another registry needs no AWS permission).
+    for_each = var.ecr_repository_arn == "" ? [] : [var.ecr_repository_arn]
+    content {
+      sid = "PullImage"
+      actions = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+      ]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.ecr_repository_arn == "" ? [] : [var.ecr_repository_arn]
+    content {
+      sid = "EcrLogin"
+      # GetAuthorizationToken has no resource-level permissions: "*" is the only form.
+      actions   = ["ecr:GetAuthorizationToken"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "consumer_execution" {
+  name   = "pull-log-secret"
+  role   = aws_iam_role.consumer_execution.id
+  policy = data.aws_iam_policy_document.consumer_execution.json
+}
+
+# ---------------------------------------------------------------------------------------
+# API Gateway direct integrations (SendMessage, GetItem)
+# ---------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "api_gateway" {
+  name               = "${var.stem}-api-integrations"
+  description        = "API Gateway integrations: enqueue requests and jobs, read replies"
+  assume_role_policy = data.aws_iam_policy_document.trust_apigateway.json
+}
+
+data "aws_iam_policy_document" "api_gateway" {
+  statement {
+    sid       = "Enqueue"
+    actions   = ["sqs:SendMessage"]
+    resources = values(var.queue_arns)
+  }
+
+  statement {
+    sid       = "ReadReplies"
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.replies_table_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "api_gateway" {
+  name   = "enqueue-and-read-replies"
+  role   = aws_iam_role.api_gateway.id
+  policy = data.aws_iam_policy_document.api_gateway.json
+}
+
+# API Gateway writes access and execution logs through one role per account and region.
+# It is shared by every REST API there, so it carries AWS's own policy for that purpose;
+# set manage_apigw_account_role = false where the account already has one.
+resource "aws_iam_role" "api_gateway_logs" {
+  count = var.manage_apigw_account_role ? 1 : 0
+
+  name               = "${var.stem}-apigw-cloudwatch"
+  description        = "API Gateway account setting: write access and execution logs"
+  assume_role_policy = data.aws_iam_policy_document.trust_apigateway.json
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
+  count = var.manage_apigw_account_role ? 1 : 0
+
+  role       = aws_iam_role.api_gateway_logs[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+# ---------------------------------------------------------------------------------------
+# EventBridge Scheduler (job events)
+# ---------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.stem}-scheduler"
+  description        = "EventBridge Scheduler: publish job events to the job queue"
+  assume_role_policy = data.aws_iam_policy_document.trust_scheduler.json
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "PublishJobs"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arns["jobs"]]
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "publish-jobs"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}
+
+# ---------------------------------------------------------------------------------------
+# Token authorizer Lambda
+# ---------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "authorizer" {
+  name               = "${var.stem}-authorizer"
+  description        = "Token authorizer: read the track and admin tokens, write its logs"
+  assume_role_policy = data.aws_iam_policy_document.trust_lambda.json
+}
+
+data "aws_iam_policy_document" "authorizer" {
+  statement {
+    sid       = "Tokens"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.secret_arns["track"], var.secret_arns["admin"]]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${var.authorizer_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "authorizer" {
+  name   = "tokens-and-logs"
+  role   = aws_iam_role.authorizer.id
+  policy = data.aws_iam_policy_document.authorizer.json
+}

@@ -1,0 +1,23 @@
+# The three tokens live in Secrets Manager; their values never appear in this code or in
+# Terraform state. Pass the ARN of a secret you already have, or leave it empty and this
+# module creates an empty secret for you to fill (see README.md):
+#   aws secretsmanager put-secret-value --secret-id <arn> --secret-string "$(openssl rand -hex 32)"
+
+locals {
+  given = {
+    track = var.track_token_secret_arn
+    admin = var.admin_token_secret_arn
+    csp   = var.csp_token_secret_arn
+  }
+  missing = { for k, arn in local.given : k => "${var.stem}/${k}-token" if arn == "" }
+}
+
+resource "aws_secretsmanager_secret" "token" {
+  #checkov:skip=CKV2_AWS_57:bearer tokens are shared with lab tracks and the CSP; rotation is an operator procedure (README.md), not a Lambda that would break every running lab
+  #checkov:skip=CKV_AWS_149:AWS-managed key (aws/secretsmanager); only roles of this account read the secrets
+  for_each = local.missing
+
+  name                    = each.value
+  description             = "Sandbox Broker ${each.key} token (value set out of band, never in code)"
+  recovery_window_in_days = 7
+}
