@@ -1,1 +1,66 @@
-"""A FastStream broker for Amazon SQS (standard and FIFO) on aiobotocore."""
+"""A FastStream broker for Amazon SQS (standard and FIFO queues) on aiobotocore.
+
+    from faststream_sqs import SQSBroker, SQSMessage
+
+    broker = SQSBroker(endpoint_url=None, region_name=None)
+
+    @broker.subscriber("requests.fifo", max_workers=8, reject="redrive")
+    async def handle(body: Request, msg: SQSMessage) -> None: ...
+
+`SQSMessage` here is the context annotation (``Annotated[SQSMessage, Context("message")]``)
+handlers use; the class itself is `faststream_sqs.message.SQSMessage`.
+"""
+
+from faststream_sqs.annotations import SQSMessage
+from faststream_sqs.broker.broker import SQSBroker
+from faststream_sqs.broker.config import SQSBrokerConfig, SQSNotConnectedError
+from faststream_sqs.broker.router import SQSRoute, SQSRoutePublisher, SQSRouter
+from faststream_sqs.errors import SQSError
+from faststream_sqs.parser import SQSDecodeError
+from faststream_sqs.publisher.batch import (
+    SQSDeduplicationError,
+    SQSFailedEntry,
+    SQSMessageGroupError,
+    SQSMessageSizeError,
+    SQSPublishBatchError,
+    SQSPublishBatchResult,
+    SQSPublishError,
+    SQSSentEntry,
+)
+from faststream_sqs.publisher.producer import SQSProducer
+from faststream_sqs.publisher.usecase import SQSPublisher
+from faststream_sqs.queue import QueueInfo, SQSQueueConfigError
+from faststream_sqs.response import SQSPublishCommand, SQSResponse
+from faststream_sqs.settlement import RejectPolicy, Settlement
+from faststream_sqs.subscriber.usecase import SQSSubscriber
+from faststream_sqs.testing import TestSQSBroker
+
+__all__ = (
+    "QueueInfo",
+    "RejectPolicy",
+    "SQSBroker",
+    "SQSBrokerConfig",
+    "SQSDecodeError",
+    "SQSDeduplicationError",
+    "SQSError",
+    "SQSFailedEntry",
+    "SQSMessage",
+    "SQSMessageGroupError",
+    "SQSMessageSizeError",
+    "SQSNotConnectedError",
+    "SQSProducer",
+    "SQSPublishBatchError",
+    "SQSPublishBatchResult",
+    "SQSPublishCommand",
+    "SQSPublishError",
+    "SQSPublisher",
+    "SQSQueueConfigError",
+    "SQSResponse",
+    "SQSRoute",
+    "SQSRoutePublisher",
+    "SQSRouter",
+    "SQSSentEntry",
+    "SQSSubscriber",
+    "Settlement",
+    "TestSQSBroker",
+)

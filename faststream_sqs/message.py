@@ -1,0 +1,94 @@
+"""SQSMessage: what a handler sees, with ack / nack(delay) / reject mapped onto SQS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from faststream.message import AckStatus, StreamMessage
+
+from faststream_sqs.settlement import ReceivedMessage, Settlement
+
+_ACK_STATUS = {
+    Settlement.ACKED: AckStatus.ACKED,
+    Settlement.RELEASED: AckStatus.NACKED,
+    Settlement.REJECTED: AckStatus.REJECTED,
+}
+
+
+class SQSMessage(StreamMessage[ReceivedMessage]):
+    """A message received from an SQS queue.
+
+    `ack()` deletes it (batched), `nack(delay_s)` makes it visible again after `delay_s`
+    seconds, `reject()` applies the subscriber's reject policy. The first of these wins;
+    later calls do nothing.
+    """
+
+    @property
+    def queue(self) -> str:
+        """The name of the queue the message came from."""
+        return self.raw_message.queue.name
+
+    @property
+    def receipt_handle(self) -> str:
+        return self.raw_message.receipt_handle
+
+    @property
+    def message_group_id(self) -> str | None:
+        return self.raw_message.message_group_id
+
+    @property
+    def message_deduplication_id(self) -> str | None:
+        return self.raw_message.message_deduplication_id
+
+    @property
+    def receive_count(self) -> int:
+        """ApproximateReceiveCount: 1 on the first delivery."""
+        return self.raw_message.receive_count
+
+    @property
+    def sent_timestamp(self) -> datetime | None:
+        """When SQS accepted the message (SentTimestamp), in UTC."""
+        millis = self.raw_message.system_attributes.get("SentTimestamp")
+        if millis is None:
+            return None
+        return datetime.fromtimestamp(int(millis) / 1000, tz=UTC)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """The message attributes, as strings."""
+        return {key: str(value) for key, value in self.headers.items()}
+
+    @property
+    def max_receive_count(self) -> int | None:
+        """The queue's RedrivePolicy maxReceiveCount; None without a redrive policy."""
+        return self.raw_message.queue.max_receive_count
+
+    @property
+    def last_receive(self) -> bool:
+        """True when SQS will dead-letter the message instead of delivering it again.
+
+        An application can answer "dead-lettered" now, while it still holds the message.
+        """
+        limit = self.max_receive_count
+        return limit is not None and self.receive_count >= limit
+
+    @property
+    def settlement(self) -> Settlement | None:
+        return self.raw_message.settlement
+
+    async def ack(self) -> None:
+        await self.raw_message.ack()
+        self._mirror()
+
+    async def nack(self, delay_s: float = 0) -> None:
+        await self.raw_message.nack(delay_s)
+        self._mirror()
+
+    async def reject(self, reason: str = "rejected") -> None:
+        await self.raw_message.reject(reason)
+        self._mirror()
+
+    def _mirror(self) -> None:
+        # FastStream's own status follows what actually happened to the message first.
+        if self.committed is None and self.raw_message.settlement is not None:
+            self.committed = _ACK_STATUS[self.raw_message.settlement]

@@ -1,0 +1,126 @@
+"""The receive loop: long-polling ReceiveMessage calls feeding a bounded local buffer.
+
+SQS fills a FIFO batch from as few message groups as it can (often one), so a single
+poller would feed one group at a time and leave the other workers idle. Several pollers
+run at once instead, each reserving room for a whole batch in the buffer before it asks;
+while the buffer is full nobody polls (back-pressure), so messages are never received
+faster than they are handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+
+# After a failed ReceiveMessage (network, throttling, credentials) a poller waits this long
+# before it asks again: a dead endpoint would otherwise turn every poller into a busy loop
+# of failing calls, and one second is short enough to notice a recovery almost at once.
+RECEIVE_ERROR_BACKOFF_S = 1.0
+
+
+def buffer_capacity(*, max_workers: int, batch_size: int, fifo: bool) -> int:
+    """How many messages a subscriber may hold locally (handled or waiting).
+
+    FIFO: a batch is often one group and each group runs one message at a time, so every
+    worker needs a batch of its own, plus one in reserve so a worker finishing its group
+    finds the next one waiting. Standard: any message can go to any worker, so the workers
+    plus one batch in reserve.
+    """
+    if fifo:
+        return (max_workers + 1) * batch_size
+    return max_workers + batch_size
+
+
+def poller_count(capacity: int, batch_size: int) -> int:
+    """Enough concurrent ReceiveMessage calls to fill the buffer."""
+    return math.ceil(capacity / batch_size)
+
+
+class BufferGate:
+    """Counts messages held locally against a capacity; reserving waits for room."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._used = 0
+        self._room = asyncio.Event()
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    async def reserve(self, count: int) -> None:
+        while self._used + count > self.capacity:
+            self._room.clear()
+            await self._room.wait()
+        self._used += count
+
+    def free(self, count: int) -> None:
+        self._used -= count
+        self._room.set()
+
+
+class Receiver:
+    """Long-polls one queue and hands each non-empty batch to `deliver`."""
+
+    def __init__(
+        self,
+        client: SQSClient,
+        *,
+        queue_url: str,
+        batch_size: int,
+        wait_time_s: int,
+        visibility_timeout_s: int,
+        gate: BufferGate,
+        deliver: Callable[[list[dict[str, Any]]], None],
+        running: Callable[[], bool],
+    ) -> None:
+        self._client = client
+        self._queue_url = queue_url
+        self._batch_size = batch_size
+        self._wait_time_s = wait_time_s
+        self._visibility_timeout_s = visibility_timeout_s
+        self._gate = gate
+        self._deliver = deliver
+        self._running = running
+
+    async def poll(self) -> None:
+        """One poller: reserve room for a batch, receive, deliver; until stopped."""
+        while self._running():
+            await self._gate.reserve(self._batch_size)
+            reserved = self._batch_size
+            try:
+                if not self._running():
+                    return
+                messages = await self._receive()
+                if messages is None:
+                    await asyncio.sleep(RECEIVE_ERROR_BACKOFF_S)
+                    continue
+                if messages:
+                    reserved -= len(messages)
+                    self._deliver(messages)
+            finally:
+                self._gate.free(reserved)
+
+    async def _receive(self) -> list[dict[str, Any]] | None:
+        try:
+            response = await self._client.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._batch_size,
+                WaitTimeSeconds=self._wait_time_s,
+                VisibilityTimeout=self._visibility_timeout_s,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+        except Exception as exc:
+            structlog.get_logger(__name__).error(
+                "receive_failed", queue_url=self._queue_url, error=repr(exc)
+            )
+            return None
+        return [dict(message) for message in response.get("Messages", [])]

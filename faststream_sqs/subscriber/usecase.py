@@ -1,0 +1,270 @@
+"""SQSSubscriber: receive loop, FIFO scheduling, heartbeat and batched acks around FastStream.
+
+Receiving (`receiver.py`), group ordering (`grouping.py`), keeping messages invisible
+(`heartbeat.py`) and deleting them (`acks.py`) are modules of their own; this class wires
+them to FastStream's `process_message` and owns the shutdown order:
+
+1. stop receiving;
+2. release every message not yet started (visibility 0, at once);
+3. let running handlers finish, up to the broker's graceful_timeout (then cancel them and
+   release their messages);
+4. flush the pending acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from faststream._internal.endpoint.subscriber import SubscriberUsecase
+from faststream._internal.endpoint.subscriber.mixins import TasksMixin
+from faststream.exceptions import StopConsume
+from typing_extensions import override
+
+from faststream_sqs.acks import AckBatcher
+from faststream_sqs.grouping import GroupScheduler
+from faststream_sqs.heartbeat import Heartbeat
+from faststream_sqs.parser import SQSParser
+from faststream_sqs.publisher.fake import SQSFakePublisher
+from faststream_sqs.receiver import BufferGate, Receiver, buffer_capacity, poller_count
+from faststream_sqs.settlement import ReceivedMessage, Settlement
+from faststream_sqs.subscriber.failures import FailurePolicy, mark_handler_start
+from faststream_sqs.subscriber.settler import SQSSettler
+from faststream_sqs.subscriber.specification import prefixed
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable
+
+    from faststream._internal.endpoint.publisher import PublisherProto
+    from faststream._internal.endpoint.subscriber import SubscriberSpecification
+    from faststream._internal.endpoint.subscriber.call_item import CallsCollection
+    from faststream._internal.types import BrokerMiddleware
+    from faststream.message import StreamMessage
+
+    from faststream_sqs.broker.config import SQSBrokerConfig
+    from faststream_sqs.message import SQSMessage
+    from faststream_sqs.queue import QueueInfo
+
+    from .config import SQSSubscriberConfig
+
+
+@dataclass(slots=True, kw_only=True)
+class _Runtime:
+    """What a started subscriber runs with; rebuilt on every start."""
+
+    queue: QueueInfo
+    settler: SQSSettler
+    acks: AckBatcher
+    heartbeat: Heartbeat
+    gate: BufferGate
+    scheduler: GroupScheduler[ReceivedMessage]
+    receiver: Receiver
+    pollers: int
+    poller_tasks: list[asyncio.Task[None]]
+
+
+class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
+    """Consumes one SQS queue (standard or FIFO) with up to `max_workers` handlers at once."""
+
+    _outer_config: SQSBrokerConfig
+
+    def __init__(
+        self,
+        config: SQSSubscriberConfig,
+        specification: SubscriberSpecification[Any, Any],
+        calls: CallsCollection[ReceivedMessage],
+    ) -> None:
+        parser = SQSParser()
+        config.parser = parser.parse_message
+        config.decoder = parser.decode_message
+        super().__init__(config, specification, calls)
+        self.config = config
+        self._failures = FailurePolicy(
+            max_attempts=config.max_attempts,
+            retry_backoff_s=config.retry_backoff_s,
+            on_decode_error=config.on_decode_error,
+            stopping=lambda: not self.running,
+        )
+        # Tells a body that does not decode from a handler that fails.
+        self._call_decorators = (*self._call_decorators, mark_handler_start)
+        self._runtime: _Runtime | None = None
+        self._stopping: asyncio.Task[None] | None = None
+
+    @property
+    def queue(self) -> str:
+        """The queue name (router prefix applied) or URL this subscriber consumes."""
+        return prefixed(self.config.queue, self._outer_config.prefix)
+
+    @property
+    def _broker_middlewares(self) -> Sequence[BrokerMiddleware[Any]]:
+        # Innermost, so retries wrap exactly the decode-and-call step and the outer
+        # middlewares (acknowledgement, metrics) see one outcome per message.
+        return (*self._outer_config.broker_middlewares, self._failures)
+
+    def _make_response_publisher(self, message: StreamMessage[Any]) -> Sequence[PublisherProto]:
+        return (SQSFakePublisher(self._outer_config.producer, queue=message.reply_to),)
+
+    @staticmethod
+    def build_log_context(message: StreamMessage[Any] | None, queue: str = "") -> dict[str, str]:
+        return {"queue": queue, "message_id": getattr(message, "message_id", "")}
+
+    def get_log_context(self, message: StreamMessage[ReceivedMessage] | None) -> dict[str, str]:
+        return self.build_log_context(message, self.queue)
+
+    @override
+    async def get_one(self, *, timeout: float = 5) -> SQSMessage | None:
+        msg = "SQSSubscriber consumes through its receive loop: register a handler instead"
+        raise NotImplementedError(msg)
+
+    @override
+    def __aiter__(self) -> AsyncIterator[SQSMessage]:
+        msg = "SQSSubscriber consumes through its receive loop: register a handler instead"
+        raise NotImplementedError(msg)
+
+    @override
+    async def start(self) -> None:
+        await super().start()
+        runtime = await self._build_runtime() if self.calls else None
+        self._post_start()
+        if runtime is not None:
+            self._runtime = runtime
+            self.add_task(runtime.acks.run)
+            self.add_task(runtime.heartbeat.run)
+            for _ in range(runtime.pollers):
+                self.add_task(runtime.receiver.poll, restart_on_failure=False)
+                runtime.poller_tasks.append(self.tasks[-1])
+
+    async def _build_runtime(self) -> _Runtime:
+        client = self._outer_config.client
+        queues = self._outer_config.queues
+        info = await queues.info(self.queue)
+        dead_letter_queue = (
+            await queues.dead_letter_queue(info, self.config.dlq)
+            if self.config.reject == "dlq"
+            else None
+        )
+        visibility_timeout_s = self.config.visibility_timeout_s or info.visibility_timeout_s
+        acks = AckBatcher(client, queue_url=info.url)
+        heartbeat = Heartbeat(client, queue_url=info.url, visibility_timeout_s=visibility_timeout_s)
+        settler = SQSSettler(
+            client,
+            queue=info,
+            acks=acks,
+            heartbeat=heartbeat,
+            reject=self.config.reject,
+            dead_letter_queue=dead_letter_queue,
+        )
+        capacity = buffer_capacity(
+            max_workers=self.config.max_workers,
+            batch_size=self.config.batch_size,
+            fifo=info.fifo,
+        )
+        gate = BufferGate(capacity)
+
+        def group_of(message: ReceivedMessage) -> Hashable:
+            # A standard queue has no groups: every message runs on its own.
+            if info.fifo and message.message_group_id is not None:
+                return message.message_group_id
+            return message.message_id
+
+        scheduler = GroupScheduler[ReceivedMessage](
+            max_workers=self.config.max_workers,
+            key=group_of,
+            handle=self._handle,
+            release=settler.release_many,
+            finished=gate.free,
+        )
+        receiver = Receiver(
+            client,
+            queue_url=info.url,
+            batch_size=self.config.batch_size,
+            wait_time_s=self.config.wait_time_s,
+            visibility_timeout_s=visibility_timeout_s,
+            gate=gate,
+            deliver=self._deliver,
+            running=lambda: self.running,
+        )
+        return _Runtime(
+            queue=info,
+            settler=settler,
+            acks=acks,
+            heartbeat=heartbeat,
+            gate=gate,
+            scheduler=scheduler,
+            receiver=receiver,
+            pollers=poller_count(capacity, self.config.batch_size),
+            poller_tasks=[],
+        )
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        runtime = self._runtime
+        assert runtime is not None, "a receiver delivers only while its subscriber runs"
+        received = [
+            ReceivedMessage(data=data, queue=runtime.queue, settler=runtime.settler)
+            for data in batch
+        ]
+        for message in received:
+            runtime.heartbeat.track(message)
+        runtime.scheduler.submit(received)
+
+    async def _handle(self, message: ReceivedMessage) -> bool:
+        """Run one message through FastStream; answer whether its FIFO group may go on."""
+        try:
+            await self.process_message(message)
+        except StopConsume:
+            self._stop_soon()
+        except SystemExit:
+            self._stop_soon()
+            if app := self._outer_config.context.get("app"):
+                app.exit()
+        except Exception:  # noqa: S110
+            pass  # logged by FastStream's CriticalLogMiddleware, settled by its ack policy
+        if message.settlement is None:
+            # AckPolicy.MANUAL and nothing settled, or no handler matched: let it go
+            # now rather than hold it invisible until its timeout.
+            structlog.get_logger(__name__).warning(
+                "message_unsettled", queue=self.queue, message_id=message.message_id
+            )
+            await message.nack()
+        # A rejected message is gone (dlq, delete) or will never be handled (redrive):
+        # its group goes on. A released one will come back, so its group must wait.
+        return message.settlement in (Settlement.ACKED, Settlement.REJECTED)
+
+    def _stop_soon(self) -> None:
+        # stop() waits for running handlers, this one included: it cannot be awaited here.
+        if self._stopping is None:
+            self._stopping = asyncio.create_task(self.stop())
+
+    @override
+    async def stop(self) -> None:
+        runtime, self._runtime = self._runtime, None
+        self.running = False
+        if runtime is not None:
+            await self._drain(runtime)
+        await super().stop()
+
+    async def _drain(self, runtime: _Runtime) -> None:
+        for task in runtime.poller_tasks:
+            task.cancel()
+        await asyncio.gather(*runtime.poller_tasks, return_exceptions=True)
+
+        unstarted = runtime.scheduler.close()
+        await runtime.settler.release_many(unstarted)
+
+        timeout = self._outer_config.graceful_timeout
+        if not await runtime.scheduler.wait_idle(timeout):
+            interrupted = await runtime.scheduler.cancel()
+            await runtime.settler.release_many(interrupted)
+            self._log(
+                logging.WARNING,
+                f"graceful timeout ({timeout} s) passed: {len(interrupted)} handlers cancelled",
+                extra=self.get_log_context(None),
+            )
+        await runtime.acks.close()
+        structlog.get_logger(__name__).info(
+            "subscriber_stopped", queue=self.queue, released=len(unstarted)
+        )
