@@ -28,6 +28,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
+# botocore logs response bodies at DEBUG, and GetSecretValue's body is a token.
+logging.getLogger("botocore").setLevel(logging.WARNING)
 
 #: The exact message API Gateway turns into a 401 (any other failure is a 500).
 UNAUTHORIZED = "Unauthorized"
