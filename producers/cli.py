@@ -1,0 +1,227 @@
+"""``sandbox-broker gateway`` and ``sandbox-broker track ...`` (mounted by ``infra/cli.py``).
+
+The track commands print the reply as one JSON line on stdout and exit with a code a lab
+script can branch on; errors are one line on stderr, never a traceback:
+
+  0  succeeded (``status``: the reply is not failed)
+  1  the request failed: the reply (with its error code) is printed
+  2  usage or validation: bad option, refused input or credentials (HTTP 4xx)
+  3  unreachable, timed out, rate limited or the gateway failed (try again later)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Final, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from producers.gateway.server import serve_gateway
+from producers.track_client import (
+    GatewayError,
+    GatewayUnreachableError,
+    RequestFailedError,
+    RequestTimeoutError,
+    SyncTrackClient,
+    TrackClientError,
+)
+from schemas.ids import is_header_value, is_name_prefix, is_request_id
+from schemas.replies import Reply, ReplyStatus
+from schemas.settings import GatewaySettings
+
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_UNAVAILABLE: Final = 3
+
+T = TypeVar("T")
+
+gateway_app = typer.Typer(
+    help="Run the local gateway (the stand-in for API Gateway).",
+    pretty_exceptions_enable=False,
+)
+track_app = typer.Typer(
+    help="Ask the gateway for a track's sandbox, give it back, or read a request's reply.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@gateway_app.callback(invoke_without_command=True)
+def gateway(
+    host: str | None = typer.Option(None, help="Listen address [default: BROKER_HOST]"),
+    port: int | None = typer.Option(None, help="Listen port, 0 for any [default: BROKER_PORT]"),
+) -> None:
+    """Serve the gateway: auth, validation, rate limit, SendMessage and reply reads.
+
+    Settings come from BROKER_* (tokens: BROKER_TRACK_TOKEN, BROKER_ADMIN_TOKEN) and the
+    standard AWS variables; BROKER_AWS_ENDPOINT_URL points it at moto or LocalStack.
+    """
+    try:
+        settings = GatewaySettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        _fail(EXIT_USAGE, f"BROKER_{field.upper()}: {first['msg']}")
+    if settings.track_token is None and settings.admin_token is None:
+        typer.echo(
+            "warning: no BROKER_TRACK_TOKEN / BROKER_ADMIN_TOKEN: every call is 401", err=True
+        )
+    try:
+        asyncio.run(
+            serve_gateway(
+                settings,
+                host=host if host is not None else settings.host,
+                port=port if port is not None else settings.port,
+            )
+        )
+    except OSError as exc:  # the port is taken, the address is not ours
+        _fail(EXIT_USAGE, f"cannot listen: {exc.strerror or exc}")
+
+
+# track ------------------------------------------------------------------------------------
+
+URL_OPTION = typer.Option(
+    "http://127.0.0.1:8000", "--url", envvar="BROKER_GATEWAY_URL", help="Gateway base URL"
+)
+TOKEN_OPTION = typer.Option(
+    None,
+    "--token",
+    envvar="BROKER_TRACK_TOKEN",
+    help="Bearer token (the admin token may read any reply)",
+    show_default=False,
+)
+TIMEOUT_OPTION = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for the reply")
+
+
+def _check(name: str, value: str | None, ok: Callable[[str], bool], rule: str) -> None:
+    if value is not None and not ok(value):
+        _fail(EXIT_USAGE, f"{name} must be {rule}")
+
+
+HEADER_RULE: Final = "1-128 chars of [A-Za-z0-9._:@-]"
+
+
+def _print(reply: Reply) -> None:
+    typer.echo(json.dumps(reply.model_dump(mode="json"), separators=(",", ":")))
+
+
+def _run(token: str | None, call: Callable[[str], T]) -> T:
+    """Run a client call, turning every client error into its exit code and one line."""
+    if not token:
+        _fail(EXIT_USAGE, "no token: pass --token or set BROKER_TRACK_TOKEN")
+    try:
+        return call(token)
+    except RequestFailedError as exc:
+        _print(exc.reply)
+        _fail(EXIT_FAILED, str(exc))
+    except RequestTimeoutError as exc:
+        _fail(EXIT_UNAVAILABLE, f"{exc} (read it later: track status {exc.request_id})")
+    except GatewayUnreachableError as exc:
+        _fail(EXIT_UNAVAILABLE, str(exc))
+    except GatewayError as exc:
+        usage = 400 <= exc.status_code < 500 and exc.status_code != 429
+        _fail(EXIT_USAGE if usage else EXIT_UNAVAILABLE, str(exc))
+    except TrackClientError as exc:
+        _fail(EXIT_UNAVAILABLE, str(exc))
+
+
+def _submit_and_wait(
+    url: str, token: str, timeout: float, submit: Callable[[SyncTrackClient], str], track_id: str
+) -> Reply:
+    with SyncTrackClient(url, token) as client:
+        request_id = submit(client)
+        reply = client.wait(request_id, track_id=track_id, timeout=timeout)
+    if reply.status is ReplyStatus.FAILED:
+        raise RequestFailedError.from_reply(reply)
+    return reply
+
+
+@track_app.command()
+def allocate(
+    track_id: str = typer.Option(..., "--track-id", help="X-Instruqt-Sandbox-ID: the lab run"),
+    track_name: str | None = typer.Option(None, "--track-name", help="X-Instruqt-Track-ID"),
+    name_prefix: str | None = typer.Option(None, "--name-prefix", help="Only names with it"),
+    idempotency_key: str | None = typer.Option(None, "--idempotency-key"),
+    timeout: float = TIMEOUT_OPTION,
+    url: str = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+) -> None:
+    """Get this track's sandbox (the same one again if it already has one)."""
+    _check("--track-id", track_id, is_header_value, HEADER_RULE)
+    _check("--track-name", track_name, is_header_value, HEADER_RULE)
+    _check("--name-prefix", name_prefix, is_name_prefix, "1-64 chars of [A-Za-z0-9._:@-]")
+    _check("--idempotency-key", idempotency_key, is_header_value, HEADER_RULE)
+    reply = _run(
+        token,
+        lambda tok: _submit_and_wait(
+            url,
+            tok,
+            timeout,
+            lambda c: (
+                c.submit_allocate(
+                    track_id,
+                    track_name=track_name,
+                    name_prefix=name_prefix,
+                    idempotency_key=idempotency_key,
+                    timeout=timeout,
+                ).request_id
+            ),
+            track_id,
+        ),
+    )
+    _print(reply)
+
+
+@track_app.command()
+def release(
+    track_id: str = typer.Option(..., "--track-id", help="X-Instruqt-Sandbox-ID: the lab run"),
+    sandbox_id: str = typer.Option(..., "--sandbox-id", help="The sandbox to give back"),
+    timeout: float = TIMEOUT_OPTION,
+    url: str = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+) -> None:
+    """Give the track's sandbox back (it is marked for deletion); idempotent."""
+    _check("--track-id", track_id, is_header_value, HEADER_RULE)
+    _check("--sandbox-id", sandbox_id, is_header_value, HEADER_RULE)
+    reply = _run(
+        token,
+        lambda tok: _submit_and_wait(
+            url,
+            tok,
+            timeout,
+            lambda c: c.submit_release(track_id, sandbox_id, timeout=timeout).request_id,
+            track_id,
+        ),
+    )
+    _print(reply)
+
+
+@track_app.command()
+def status(
+    request_id: str = typer.Argument(..., help="The request_id a 202 answered"),
+    track_id: str | None = typer.Option(
+        None, "--track-id", help="Needed with the track token; not with the admin token"
+    ),
+    url: str = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+) -> None:
+    """Print a request's reply as it stands (pending, succeeded or failed)."""
+    _check("REQUEST_ID", request_id, is_request_id, "1-64 chars of [A-Za-z0-9_-]")
+    _check("--track-id", track_id, is_header_value, HEADER_RULE)
+
+    def read(tok: str) -> Reply:
+        with SyncTrackClient(url, tok) as client:
+            return client.status(request_id, track_id=track_id)
+
+    reply = _run(token, read)
+    _print(reply)
+    if reply.status is ReplyStatus.FAILED:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,97 @@
+"""Serving the gateway with uvicorn: on a socket bound up front, so its URL is known at once.
+
+Binding first (port 0 picks a free port) lets the embedded stack print the URL, and a test
+connect, before uvicorn is even scheduled: connections wait in the listen backlog.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Final
+
+import structlog
+import uvicorn
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from fastapi import FastAPI
+
+from producers.gateway.app import create_app
+from schemas.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+log = structlog.get_logger(__name__)
+
+#: Standard retries absorb SQS/DynamoDB hiccups; short timeouts turn a dead endpoint into a
+#: prompt 503 instead of a hanging caller (the track client polls again anyway).
+CLIENT_CONFIG: Final = AioConfig(
+    retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10
+)
+#: In-flight requests get this long to finish on SIGINT/SIGTERM.
+GRACEFUL_SHUTDOWN_S: Final = 10
+BACKLOG: Final = 2048
+
+
+class GatewayServer:
+    """uvicorn on a pre-bound socket; ``serve()`` until SIGINT/SIGTERM or ``stop()``."""
+
+    def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(BACKLOG)
+        bound_port = self._sock.getsockname()[1]
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        self.url = f"http://{shown}:{bound_port}"
+        config = uvicorn.Config(
+            app,
+            log_config=None,  # the process configured logging; uvicorn must not replace it
+            access_log=False,  # the gateway writes its own line per request
+            server_header=False,
+            proxy_headers=True,  # X-Forwarded-Proto from a trusted proxy → HSTS over https
+            lifespan="off",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            backlog=BACKLOG,
+        )
+        self._server = uvicorn.Server(config)
+
+    async def serve(self) -> None:
+        try:
+            await self._server.serve(sockets=[self._sock])
+        finally:
+            self._sock.close()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+
+
+@asynccontextmanager
+async def aws_clients(settings: GatewaySettings) -> AsyncIterator[tuple[SQSClient, DynamoDBClient]]:
+    """The two clients the gateway needs, for as long as it serves."""
+    session = get_session()
+    endpoint, region = settings.aws_endpoint_url, settings.aws_region
+    async with AsyncExitStack() as stack:
+        sqs = await stack.enter_async_context(
+            session.create_client(
+                "sqs", endpoint_url=endpoint, region_name=region, config=CLIENT_CONFIG
+            )
+        )
+        ddb = await stack.enter_async_context(
+            session.create_client(
+                "dynamodb", endpoint_url=endpoint, region_name=region, config=CLIENT_CONFIG
+            )
+        )
+        yield sqs, ddb
+
+
+async def serve_gateway(settings: GatewaySettings, *, host: str, port: int) -> None:
+    """Build the clients and the app from settings and serve until told to stop."""
+    async with aws_clients(settings) as (sqs, ddb):
+        server = GatewayServer(create_app(settings, sqs=sqs, ddb=ddb), host=host, port=port)
+        log.info("gateway_listening", url=server.url, docs=f"{server.url}/docs")
+        await server.serve()
