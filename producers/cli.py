@@ -82,6 +82,8 @@ def gateway(
                 port=port if port is not None else settings.port,
             )
         )
+    except KeyboardInterrupt:  # uvicorn drained on Ctrl-C, then re-raised it: a clean stop
+        pass
     except OSError as exc:  # the port is taken, the address is not ours
         _fail(EXIT_USAGE, f"cannot listen: {exc.strerror or exc}")
 
