@@ -14,6 +14,7 @@ policy's ``Resource`` can be traced back to the queue or table it names.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -42,6 +43,14 @@ class HCLError(Exception):
 
 
 def load_file(path: Path) -> dict[str, Any]:
+    """One .tf file as python-hcl2 parses it (cached while the file is unchanged)."""
+    stat = path.stat()
+    return _load_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_file(path_str: str, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    path = Path(path_str)
     with path.open() as fh:
         if SerializationOptions is None:  # pragma: no cover
             return hcl2.load(fh)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,16 @@ def root_module() -> Module:
     return load_module(TERRAFORM_DIR)
 
 
-@functools.cache
-def _plan(items: tuple[tuple[str, Any], ...]) -> Evaluator:
-    inputs = {k: list(v) if isinstance(v, tuple) else v for k, v in items}
-    return Evaluator(root_module(), inputs)
+_PLANS: dict[str, Evaluator] = {}
 
 
 def plan(**overrides: Any) -> Evaluator:
     """The root module evaluated with the required inputs plus ``overrides`` (cached)."""
     inputs = {**REQUIRED_INPUTS, **overrides}
-    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in inputs.items()))
-    return _plan(frozen)
+    key = json.dumps(inputs, sort_keys=True)
+    if key not in _PLANS:
+        _PLANS[key] = Evaluator(root_module(), inputs)
+    return _PLANS[key]
 
 
 def instances(ev: Evaluator, rtype: str, *, kind: str = "resource") -> list[Instance]:

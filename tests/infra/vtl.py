@@ -14,6 +14,7 @@ Java behaviours the templates rely on (``String.matches`` is a whole-string matc
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import urllib.parse
@@ -183,6 +184,13 @@ class FakeUtil:
         return base64.b64decode(str(value)).decode()
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(template: str) -> airspeed.Template:
+    compiled = airspeed.Template(template)
+    compiled.ensure_compiled()
+    return compiled
+
+
 @dataclass
 class Rendered:
     body: str
@@ -206,9 +214,7 @@ def render(
         "responseOverride": {"status": None, "header": {}},
         "stage": "live",
     }
-    body = airspeed.Template(template).merge(
-        {"input": input, "util": FakeUtil(), "context": context}
-    )
+    body = _compiled(template).merge({"input": input, "util": FakeUtil(), "context": context})
     override = context["responseOverride"]
     status = override["status"]
     return Rendered(
