@@ -130,7 +130,11 @@ class GatewayMiddleware:
 
     def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
         route: Any = scope.get("route")
-        endpoint = getattr(route, "path_format", None) or UNMATCHED
+        endpoint = getattr(route, "path_format", None)
+        if endpoint is None:
+            # Starlette's own routes (/openapi.json, /docs) match without naming a route;
+            # they have no parameters, so their path is their template.
+            endpoint = scope["path"] if "endpoint" in scope else UNMATCHED
         method = scope["method"]
         self.metrics.requests.labels(method=method, endpoint=endpoint, status=str(status)).inc()
         self.metrics.latency.labels(method=method, endpoint=endpoint).observe(elapsed)

@@ -478,7 +478,9 @@ async def test_metrics_count_requests_by_route_template_and_rate_limits(
     await client.get("/v1/requests/req_AAA", headers=track_headers())
     await client.get("/v1/requests/req_BBB", headers=track_headers())
     await client.get("/no/such/path")
+    await client.get("/openapi.json")
     text = (await client.get("/metrics")).text
+    assert 'http_requests_total{endpoint="/openapi.json",method="GET",status="200"} 1.0' in text
     assert (
         'http_requests_total{endpoint="/v1/requests/{request_id}",method="GET",status="200"} 1.0'
         in text
