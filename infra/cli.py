@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -13,8 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.aws import aws_clients
+from infra.fake_csp import fake_csp_app
 from infra.logging import configure_logging
 from infra.provision import provision
+from producers.cli import gateway_app, track_app
 from schemas.settings import CommonSettings
 
 app = typer.Typer(
@@ -25,8 +29,20 @@ app = typer.Typer(
 )
 infra_app = typer.Typer(help="Provision queues and tables on moto, LocalStack or AWS.")
 app.add_typer(infra_app, name="infra")
+app.add_typer(fake_csp_app, name="fake-csp")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(track_app, name="track")
+pool_app = typer.Typer(help="Inspect and seed the sandbox pool.", no_args_is_help=True)
+app.add_typer(pool_app, name="pool")
 
 err = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Configure logging once for every command (BROKER_LOG_FORMAT, BROKER_LOG_LEVEL)."""
+    settings = load_settings(CommonSettings)
+    configure_logging(settings.log_format, settings.log_level)
 
 
 S = TypeVar("S", bound=CommonSettings)
@@ -70,6 +86,144 @@ def provision_cmd(
     Console().print(table)
     if all(c == "unchanged" for _, c in changes):
         Console().print("Everything already exists as specified: nothing changed.")
+
+
+@app.command("up")
+def up_cmd(
+    port: int = typer.Option(8000, help="Gateway port (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", help="Gateway bind address."),
+    pool_size: int = typer.Option(200, min=0, help="Sandboxes the fake CSP starts with."),
+    consumers: int = typer.Option(1, min=1, max=16, help="Consumer processes to run."),
+    scheduler: bool = typer.Option(True, help="Run the job scheduler."),
+    aws: bool = typer.Option(False, "--aws", help="Use real AWS (credentials from the env)."),
+    ready_file: Path | None = typer.Option(
+        None, help="Write URLs, tokens and consumer pids here as JSON once ready."
+    ),
+    consumer_port: int = typer.Option(
+        8001, min=0, help="First consumer's /metrics port (0: free ports)."
+    ),
+) -> None:
+    """Run the whole stack: embedded moto + fake CSP, consumers, scheduler and gateway.
+
+    With AWS_ENDPOINT_URL set (LocalStack) or --aws, the embedded moto server and fake CSP
+    are skipped and the same parts run against that endpoint. Prints the gateway URL, the
+    tokens (BROKER_TRACK_TOKEN / BROKER_ADMIN_TOKEN, generated when unset) and a ready curl.
+    Ctrl-C drains in-flight work and stops.
+    """
+    from infra.embedded.stack import StackOptions, run_stack
+
+    load_settings(CommonSettings)
+    configure_logging("console", "WARNING")
+    raise typer.Exit(
+        run_stack(
+            StackOptions(
+                port=port,
+                host=host,
+                pool_size=pool_size,
+                consumers=consumers,
+                scheduler=scheduler,
+                aws=aws,
+                ready_file=ready_file,
+                consumer_http_port=consumer_port,
+            )
+        )
+    )
+
+
+@app.command("consumer")
+def consumer_cmd() -> None:
+    """Run one consumer process (requests and jobs queues) with /healthz, /readyz, /metrics.
+
+    Settings come from BROKER_* env vars (see `schemas/settings.py`: ConsumerSettings).
+    SIGTERM/SIGINT stop receiving, finish in-flight work within BROKER_SHUTDOWN_TIMEOUT_S,
+    release what was not started, flush acknowledgements, and exit 0.
+    """
+    import uvicorn
+
+    from consumers.app import create_app
+    from infra.embedded.server import QuietSignalServer
+    from schemas.settings import ConsumerSettings
+
+    settings = load_settings(ConsumerSettings)
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run() -> None:
+        server = QuietSignalServer(
+            uvicorn.Config(
+                create_app(settings),
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level="warning",
+                access_log=False,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        await server.serve()
+
+    asyncio.run(run())
+
+
+@app.command("scheduler")
+def scheduler_cmd() -> None:
+    """Run the job scheduler: sync, cleanup, expire and delete_stale onto the jobs queue.
+
+    Intervals come from BROKER_SYNC_INTERVAL_S etc. Replicas are safe: each job is enqueued
+    once per interval (deduplicated by time bucket).
+    """
+    from producers.scheduler import Scheduler, schedules
+    from schemas.settings import SchedulerSettings
+
+    settings = load_settings(SchedulerSettings)
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run() -> None:
+        async with aws_clients(settings) as aws:
+            url = (await aws.sqs.get_queue_url(QueueName=settings.names.jobs_queue))["QueueUrl"]
+            scheduler = Scheduler(aws.sqs, queue_url=url, plan=schedules(settings))
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, scheduler.stop)
+            await scheduler.run()
+
+    asyncio.run(run())
+
+
+@pool_app.command("seed")
+def pool_seed_cmd(
+    count: int = typer.Option(..., "--count", "-n", min=1, max=100_000, help="How many."),
+    prefix: str = typer.Option("lab-aws", help="Name prefix of the seeded sandboxes."),
+    start: int = typer.Option(0, min=0, help="First sequence number (ids are seed-<n>)."),
+) -> None:
+    """Write COUNT available sandboxes straight into the pool (for trials without a CSP).
+
+    Existing items are left alone (conditional put), so running it twice is safe.
+    """
+    from consumers.stores.pool import PoolStore
+    from consumers.stores.replies import ReplyStore
+    from schemas.pool import Sandbox, SandboxStatus
+
+    settings = load_settings(CommonSettings)
+
+    async def run() -> int:
+        async with aws_clients(settings) as aws:
+            replies = ReplyStore(aws.ddb, table=settings.names.replies_table)
+            store = PoolStore(aws.ddb, table=settings.names.pool_table, replies=replies)
+            written = 0
+            for n in range(start, start + count):
+                written += await store.put_available(
+                    Sandbox(
+                        sandbox_id=f"seed-{n:06d}",
+                        name=f"{prefix}-{n:06d}",
+                        external_id=f"identity/accounts/seed-{n:06d}",
+                        status=SandboxStatus.AVAILABLE,
+                    )
+                )
+            return written
+
+    written = asyncio.run(run())
+    Console().print(f"{written} sandboxes written, {count - written} already there")
 
 
 def main() -> None:

@@ -1,0 +1,273 @@
+"""The consumer process: a FastStream app on faststream_sqs, plus its small HTTP side.
+
+Subscribers: ``sandbox-requests.fifo`` (allocate, release) and ``sandbox-jobs.fifo`` (sync,
+cleanup, expire, delete_stale, delete_sandbox). HTTP: ``/healthz``, ``/readyz`` (SQS and
+DynamoDB reachable, 503 naming the failing one), ``/metrics``, ``/docs/asyncapi``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import structlog
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_asyncapi_asgi, make_ping_asgi
+from faststream.specification import AsyncAPI
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import Field
+
+from consumers.csp.client import CspClient, csp_http_client
+from consumers.csp.errors import CspError
+from consumers.handlers import Handlers
+from consumers.metrics import BrokerMetrics
+from consumers.services.allocation import AllocationService
+from consumers.services.jobs import JobService, JobSettings
+from consumers.services.replies import ReplyFactory
+from consumers.services.reservoir import CandidateReservoir
+from consumers.stores.pool import PoolStore
+from consumers.stores.replies import ReplyStore
+from faststream_sqs import SQSBroker, SQSMessage
+from faststream_sqs.message import SQSMessage as SQSMessageClass
+from faststream_sqs.prometheus import SQSPrometheusMiddleware
+from schemas.messages import (
+    AllocateMessage,
+    CleanupJob,
+    DeleteSandboxJob,
+    DeleteStaleJob,
+    ExpireJob,
+    ReleaseMessage,
+    SyncJob,
+)
+from schemas.pool import SandboxStatus
+from schemas.settings import ConsumerSettings
+
+log = structlog.get_logger(__name__)
+
+RequestBody = Annotated[AllocateMessage | ReleaseMessage, Field(discriminator="type")]
+JobBody = Annotated[
+    SyncJob | CleanupJob | ExpireJob | DeleteStaleJob | DeleteSandboxJob,
+    Field(discriminator="type"),
+]
+
+#: Production-grade client settings: adaptive retries absorb DynamoDB throttling.
+AWS_CONFIG = AioConfig(
+    retries={"max_attempts": 5, "mode": "adaptive"},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=64,
+)
+#: Seconds between pool gauge samples (five Query COUNTs each: cheap, never a Scan).
+POOL_SAMPLE_INTERVAL_S = 30.0
+
+
+@dataclass
+class SqsDelivery:
+    """``Delivery`` for handlers, backed by the broker's message."""
+
+    msg: SQSMessageClass
+
+    @property
+    def receive_count(self) -> int:
+        return self.msg.receive_count
+
+    @property
+    def last_receive(self) -> bool:
+        """The queue's maxReceiveCount is reached: SQS dead-letters it if this fails."""
+        return self.msg.last_receive
+
+    @property
+    def message_group(self) -> str | None:
+        return self.msg.message_group_id
+
+    async def nack(self, delay_s: float) -> None:
+        await self.msg.nack(delay_s=delay_s)
+
+
+@dataclass
+class Runtime:
+    """What the lifespan builds (clients, services) for the subscribers to use."""
+
+    handlers: Handlers | None = None
+    pool: PoolStore | None = None
+    ddb: Any = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def need(self) -> Handlers:
+        if self.handlers is None:  # pragma: no cover - the broker starts after the lifespan
+            raise RuntimeError("consumer runtime is not started")
+        return self.handlers
+
+
+def create_app(
+    settings: ConsumerSettings,
+    *,
+    registry: CollectorRegistry | None = None,
+    aws_config: AioConfig = AWS_CONFIG,
+) -> AsgiFastStream:
+    registry = registry or CollectorRegistry()
+    # `_created` series per counter are noise for our dashboards
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    metrics = BrokerMetrics(registry)
+    names = settings.names
+    broker = SQSBroker(
+        endpoint_url=settings.aws_endpoint_url,
+        region_name=settings.aws_region,
+        client_config=aws_config,
+        graceful_timeout=settings.shutdown_timeout_s,
+        middlewares=[SQSPrometheusMiddleware(registry=registry)],
+        # FastStream's own lines go through our structlog renderer; its per-message
+        # "Received"/"Processed" lines are debug detail (handlers log one line each).
+        logger=logging.getLogger("faststream_sqs"),
+        log_level=logging.DEBUG,
+    )
+    rt = Runtime()
+
+    async def on_undecodable(raw: Any, exc: Exception) -> None:
+        body = raw.get("Body", "") if isinstance(raw, dict) else raw
+        await rt.need().on_undecodable(body, exc)
+
+    common: dict[str, Any] = {
+        "max_workers": settings.max_workers,
+        "batch_size": settings.batch_size,
+        "wait_time_s": settings.wait_time_s,
+        "visibility_timeout_s": settings.visibility_timeout_s,
+        # A body that does not validate is never retried: straight to the DLQ.
+        "reject": "dlq",
+        "on_decode_error": on_undecodable,
+    }
+
+    @broker.subscriber(names.requests_queue, **common)
+    async def handle_request(body: RequestBody, msg: SQSMessage) -> None:
+        await rt.need().on_request(body, SqsDelivery(msg))
+
+    @broker.subscriber(names.jobs_queue, **common)
+    async def handle_job(body: JobBody, msg: SQSMessage) -> None:
+        await rt.need().on_job(body, SqsDelivery(msg))
+
+    async def publish_deletes(jobs: list[DeleteSandboxJob]) -> int:
+        result = await broker.publish_batch(
+            *jobs,
+            queue=names.jobs_queue,
+            message_group_id=lambda job: f"sandbox:{job.sandbox_id}",
+            message_deduplication_id=lambda job: job.request_id,
+            # one attribute set for the batch: request_id is in each body
+            attributes={"type": "delete_sandbox", "schema_version": "1"},
+        )
+        return len(result.failed)
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            ddb = await stack.enter_async_context(
+                get_session().create_client(
+                    "dynamodb",
+                    endpoint_url=settings.aws_endpoint_url,
+                    region_name=settings.aws_region,
+                    config=aws_config,
+                )
+            )
+            http = await stack.enter_async_context(csp_http_client(settings))
+            csp = CspClient.from_settings(settings, http=http, registry=registry)
+            replies = ReplyStore(ddb, table=names.replies_table)
+            pool = PoolStore(ddb, table=names.pool_table, replies=replies)
+            factory = ReplyFactory(ttl_s=settings.reply_ttl_s)
+            reservoir = CandidateReservoir(
+                lambda prefix, limit, start: pool.candidate_page(
+                    name_prefix=prefix, limit=limit, start_key=start
+                ),
+                page_size=settings.candidate_page_size,
+            )
+            rt.ddb, rt.pool = ddb, pool
+            rt.handlers = Handlers(
+                allocation=AllocationService(
+                    pool,
+                    reservoir=reservoir,
+                    replies=factory,
+                    metrics=metrics,
+                    lab_duration_s=settings.lab_duration_s,
+                ),
+                jobs=JobService(
+                    pool,
+                    csp=csp,
+                    upstream_errors=(CspError,),
+                    settings=JobSettings(
+                        expiry_after_s=settings.expiry_after_s,
+                        stale_grace_s=settings.stale_grace_s,
+                        max_deletion_retries=settings.max_deletion_retries,
+                    ),
+                ),
+                replies=replies,
+                factory=factory,
+                metrics=metrics,
+                publish_deletes=publish_deletes,
+            )
+            rt.tasks.append(asyncio.create_task(_sample_pool(pool, metrics)))
+            try:
+                yield
+            finally:
+                for task in rt.tasks:
+                    task.cancel()
+                for task in rt.tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    @get
+    async def readyz(scope: Any) -> AsgiResponse:
+        checks: dict[str, str] = {}
+        checks["sqs"] = "ok" if await broker.ping(timeout=3.0) else "error: unreachable"
+        try:
+            if rt.ddb is None:
+                raise RuntimeError("not started")
+            await asyncio.wait_for(rt.ddb.describe_table(TableName=names.pool_table), 3.0)
+            checks["dynamodb"] = "ok"
+        except Exception as exc:
+            checks["dynamodb"] = f"error: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        body = {"status": "ready" if ok else "not_ready", "checks": checks}
+        return AsgiResponse(
+            json.dumps(body).encode(),
+            status_code=200 if ok else 503,
+            headers={"content-type": "application/json"},
+        )
+
+    @get
+    async def metrics_route(scope: Any) -> AsgiResponse:
+        return AsgiResponse(
+            generate_latest(registry),
+            status_code=200,
+            headers={"content-type": CONTENT_TYPE_LATEST},
+        )
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[
+            ("/healthz", make_ping_asgi(broker, timeout=5.0)),
+            ("/readyz", readyz),
+            ("/metrics", metrics_route),
+            (
+                "/docs/asyncapi",
+                make_asyncapi_asgi(AsyncAPI(broker, title="Sandbox Broker consumer")),
+            ),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _sample_pool(pool: PoolStore, metrics: BrokerMetrics) -> None:
+    while True:
+        try:
+            counts = {s.value: await pool.count(s) for s in SandboxStatus}
+            metrics.set_pool(counts)
+            log.info("pool_stats", **counts)
+        except Exception as exc:  # a missed sample is not worth a crash
+            log.warning("pool_sample_failed", error=type(exc).__name__)
+        await asyncio.sleep(POOL_SAMPLE_INTERVAL_S)

@@ -1,0 +1,272 @@
+"""``sandbox-broker up``: the whole system on one machine.
+
+Embedded default (no AWS account, no Docker): a moto server in this process, the queues and
+tables provisioned, a fake CSP seeded with sandboxes, consumer processes, a first sync, the
+scheduler and the gateway. With ``AWS_ENDPOINT_URL`` (LocalStack) or ``--aws`` the same
+steps run against that endpoint or AWS instead, skipping moto and the fake CSP.
+
+Ctrl-C (or SIGTERM) drains in order: the gateway stops taking requests, the scheduler
+stops, consumers get SIGTERM and finish what they hold, then the fake CSP and moto stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+from rich.console import Console
+
+from infra.aws import aws_clients
+from infra.embedded.moto import EmbeddedMoto
+from infra.embedded.server import QuietSignalServer
+from infra.fake_csp import FakeCsp
+from infra.provision import provision
+from producers.enqueue import send
+from producers.gateway.app import create_app as create_gateway
+from producers.scheduler import Scheduler, schedules
+from schemas.items import reply_from_item
+from schemas.messages import SyncJob
+from schemas.settings import CommonSettings, GatewaySettings, SchedulerSettings
+
+log = structlog.get_logger(__name__)
+
+#: Dummy credentials for the embedded moto server (it accepts any).
+EMBEDDED_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
+#: How long the first sync may take before `up` gives up waiting and says so.
+FIRST_SYNC_TIMEOUT_S = 60.0
+
+
+@dataclass
+class StackOptions:
+    port: int = 8000
+    host: str = "127.0.0.1"
+    pool_size: int = 200
+    consumers: int = 1
+    scheduler: bool = True
+    aws: bool = False
+    ready_file: Path | None = None
+    consumer_http_port: int = 8001
+    shutdown_timeout_s: float = 30.0
+
+
+@dataclass
+class StackInfo:
+    """What `up` prints, and writes to ``--ready-file`` as JSON for scripts and tests."""
+
+    gateway_url: str
+    track_token: str
+    admin_token: str
+    aws_endpoint_url: str | None
+    csp_url: str | None
+    name_prefix: str
+    consumer_pids: list[int] = field(default_factory=list)
+    consumer_urls: list[str] = field(default_factory=list)
+
+
+class Stack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self._moto: EmbeddedMoto | None = None
+        self._csp: FakeCsp | None = None
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._consumer_ports: list[int] = []
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> int:
+        console = Console(stderr=True)
+        env = dict(os.environ)
+        base = CommonSettings()
+        embedded = not (self.options.aws or base.aws_endpoint_url)
+        csp_token = env.get("BROKER_CSP_TOKEN") or secrets.token_urlsafe(24)
+        if embedded:
+            self._moto = EmbeddedMoto().start()
+            for key, value in EMBEDDED_CREDENTIALS.items():
+                env.setdefault(key, value)
+                os.environ.setdefault(key, value)
+            env["BROKER_AWS_ENDPOINT_URL"] = self._moto.url
+            os.environ["BROKER_AWS_ENDPOINT_URL"] = self._moto.url
+            console.print(f"[green]moto[/] embedded AWS on {self._moto.url}")
+            self._csp = await asyncio.to_thread(
+                FakeCsp(token=csp_token, accounts=self.options.pool_size).start
+            )
+            env["BROKER_CSP_BASE_URL"] = self._csp.url
+            env["BROKER_CSP_TOKEN"] = csp_token
+            console.print(
+                f"[green]fake CSP[/] on {self._csp.admin_url} "
+                f"with {self.options.pool_size} sandboxes"
+            )
+        base = CommonSettings()
+        gateway_settings = GatewaySettings(
+            port=self.options.port,
+            host=self.options.host,
+            track_token=env.get("BROKER_TRACK_TOKEN") or secrets.token_urlsafe(24),
+            admin_token=env.get("BROKER_ADMIN_TOKEN") or secrets.token_urlsafe(24),
+        )
+        assert gateway_settings.track_token is not None
+        assert gateway_settings.admin_token is not None
+        try:
+            async with aws_clients(base) as aws:
+                report = await provision(base, sqs=aws.sqs, ddb=aws.ddb)
+                console.print(
+                    f"[green]provisioned[/] {sum(1 for _, c in report.changes)} resources "
+                    f"({'changed' if report.changed else 'already in place'})"
+                )
+                self._start_consumers(env)
+                await self._first_sync(aws, base, console)
+                scheduler = Scheduler(
+                    aws.sqs,
+                    queue_url=(await aws.sqs.get_queue_url(QueueName=base.names.jobs_queue))[
+                        "QueueUrl"
+                    ],
+                    plan=schedules(SchedulerSettings()),
+                )
+                tasks = []
+                if self.options.scheduler:
+                    tasks.append(asyncio.create_task(scheduler.run()))
+                gateway = QuietSignalServer(
+                    uvicorn.Config(
+                        create_gateway(gateway_settings, sqs=aws.sqs, ddb=aws.ddb),
+                        host=self.options.host,
+                        port=self.options.port,
+                        log_config=None,  # this process configured logging
+                        access_log=False,  # the gateway logs one line per request itself
+                        lifespan="off",
+                    )
+                )
+                tasks.append(asyncio.create_task(gateway.serve()))
+                while not gateway.started:
+                    if tasks[-1].done():
+                        await tasks[-1]
+                        raise RuntimeError("the gateway did not start")
+                    await asyncio.sleep(0.02)  # uvicorn exposes no start event
+                url = f"http://{self.options.host}:{gateway.port}"
+                info = StackInfo(
+                    gateway_url=url,
+                    track_token=gateway_settings.track_token.get_secret_value(),
+                    admin_token=gateway_settings.admin_token.get_secret_value(),
+                    aws_endpoint_url=base.aws_endpoint_url,
+                    csp_url=self._csp.url if self._csp else None,
+                    name_prefix=base.name_prefix,
+                    consumer_pids=[c.pid for c in self._children],
+                    consumer_urls=[f"http://127.0.0.1:{p}" for p in self._consumer_ports],
+                )
+                self._announce(info)
+                await self._stop.wait()
+                console.print("[yellow]stopping:[/] gateway, scheduler, consumers (draining)…")
+                gateway.should_exit = True
+                scheduler.stop()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await asyncio.to_thread(self._stop_consumers)
+            if self._csp is not None:
+                await asyncio.to_thread(self._csp.stop)
+            if self._moto is not None:
+                self._moto.stop()
+        console.print("[green]stopped[/]")
+        return 0
+
+    def _start_consumers(self, env: dict[str, str]) -> None:
+        for i in range(self.options.consumers):
+            port = self.options.consumer_http_port + i if self.options.consumer_http_port else 0
+            port = port or _free_port()
+            self._consumer_ports.append(port)
+            child_env = dict(env, BROKER_HTTP_PORT=str(port))
+            self._children.append(
+                subprocess.Popen([sys.executable, "-m", "infra", "consumer"], env=child_env)
+            )
+
+    def _stop_consumers(self) -> None:
+        for child in self._children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.options.shutdown_timeout_s + 5
+        for child in self._children:
+            try:
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                log.warning("consumer_kill", pid=child.pid)
+                child.kill()
+                child.wait()
+
+    async def _first_sync(self, aws: Any, base: CommonSettings, console: Console) -> None:
+        """Fill the pool from the CSP through the real path: a sync job and its reply."""
+        job = SyncJob(request_id=f"up_sync_{int(time.time())}", requested_by="admin")
+        url = (await aws.sqs.get_queue_url(QueueName=base.names.jobs_queue))["QueueUrl"]
+        await send(aws.sqs, queue_url=url, message=job, group_id=job.type, dedup_id=job.request_id)
+        deadline = time.monotonic() + FIRST_SYNC_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if any(c.poll() is not None for c in self._children):
+                raise RuntimeError("a consumer exited during start-up; see its log above")
+            resp = await aws.ddb.get_item(
+                TableName=base.names.replies_table,
+                Key={"request_id": {"S": job.request_id}},
+                ConsistentRead=True,
+            )
+            if "Item" in resp:
+                reply = reply_from_item(resp["Item"])
+                if reply.error:
+                    console.print(f"[red]first sync failed:[/] {reply.error.message}")
+                else:
+                    console.print(f"[green]first sync[/] {reply.result}")
+                return
+            await asyncio.sleep(0.2)
+        console.print("[yellow]first sync has not answered yet; the stack runs anyway[/]")
+
+    def _announce(self, info: StackInfo) -> None:
+        out = Console()
+        out.print()
+        out.print(f"[bold green]Sandbox Broker is up[/] at [bold]{info.gateway_url}[/]")
+        out.print(f"  track token: {info.track_token}")
+        out.print(f"  admin token: {info.admin_token}")
+        out.print(f"  API docs:    {info.gateway_url}/docs")
+        out.print("  try it:")
+        out.print(
+            f"    curl -s -X POST {info.gateway_url}/v1/allocate "
+            f"-H 'Authorization: Bearer {info.track_token}' -H 'X-Instruqt-Sandbox-ID: demo-1'",
+            soft_wrap=True,
+        )
+        out.print(
+            f"    curl -s {info.gateway_url}/v1/requests/<request_id> "
+            f"-H 'Authorization: Bearer {info.track_token}' -H 'X-Instruqt-Sandbox-ID: demo-1'",
+            soft_wrap=True,
+        )
+        out.print("  Ctrl-C drains and stops.")
+        if self.options.ready_file is not None:
+            self.options.ready_file.write_text(json.dumps(asdict(info)))
+
+
+def run_stack(options: StackOptions) -> int:
+    async def main() -> int:
+        stack = Stack(options)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stack.request_stop)
+        return await stack.run()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(main())
+    return 130
+
+
+def _free_port() -> int:
+    """A port free right now on loopback (the child binds it a moment later)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
