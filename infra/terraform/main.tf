@@ -92,25 +92,26 @@ module "authorizer" {
 module "api_gateway" {
   source = "./modules/api_gateway"
 
-  stem                     = local.stem
-  stage_name               = var.api_stage_name
-  requests_queue_name      = module.sqs.queue_names["requests"]
-  jobs_queue_name          = module.sqs.queue_names["jobs"]
-  replies_table_name       = module.dynamodb.replies_table_name
-  integration_role_arn     = module.iam.api_gateway_role_arn
-  cloudwatch_role_arn      = module.iam.api_gateway_logs_role_arn
-  authorizer_invoke_arn    = module.authorizer.invoke_arn
-  authorizer_function_name = module.authorizer.function_name
-  authorizer_cache_ttl_s   = var.authorizer_cache_ttl_s
-  access_log_group_arn     = module.cloudwatch.log_group_arns["access"]
-  stage_rate_limit_per_s   = var.api_rate_limit_per_s
-  stage_burst_limit        = var.api_burst_limit
-  track_rate_limit_per_min = var.track_rate_limit_per_min
-  track_rate_limit_burst   = var.track_rate_limit_burst
-  admin_rate_limit_per_min = var.admin_rate_limit_per_min
-  admin_rate_limit_burst   = var.admin_rate_limit_burst
-  domain_name              = var.domain_name
-  certificate_arn          = var.certificate_arn
+  stem                        = local.stem
+  stage_name                  = var.api_stage_name
+  requests_queue_name         = module.sqs.queue_names["requests"]
+  jobs_queue_name             = module.sqs.queue_names["jobs"]
+  replies_table_name          = module.dynamodb.replies_table_name
+  integration_role_arn        = module.iam.api_gateway_role_arn
+  manage_account_logging_role = var.manage_apigw_account_role
+  cloudwatch_role_arn         = module.iam.api_gateway_logs_role_arn
+  authorizer_invoke_arn       = module.authorizer.invoke_arn
+  authorizer_function_name    = module.authorizer.function_name
+  authorizer_cache_ttl_s      = var.authorizer_cache_ttl_s
+  access_log_group_arn        = module.cloudwatch.log_group_arns["access"]
+  stage_rate_limit_per_s      = var.api_rate_limit_per_s
+  stage_burst_limit           = var.api_burst_limit
+  track_rate_limit_per_min    = var.track_rate_limit_per_min
+  track_rate_limit_burst      = var.track_rate_limit_burst
+  admin_rate_limit_per_min    = var.admin_rate_limit_per_min
+  admin_rate_limit_burst      = var.admin_rate_limit_burst
+  domain_name                 = var.domain_name
+  certificate_arn             = var.certificate_arn
 }
 
 module "scheduler" {

@@ -933,6 +933,39 @@ def _data_attr(rtype: str, attr: str, acct: Account) -> Any:
     return table.get((rtype, attr), Unknown(f"data.{rtype}.{attr}"))
 
 
+#: Set while count / for_each are evaluated: what Terraform knows when it plans, before
+#: anything exists. Computed attributes (ids, ARNs) are then PlanUnknown.
+_PLAN_TIME: list[bool] = []
+
+
+def _at_plan_time(evaluate: Callable[[], Any]) -> Any:
+    _PLAN_TIME.append(True)
+    try:
+        return evaluate()
+    finally:
+        _PLAN_TIME.pop()
+
+
+def _mode() -> str:
+    return "plan" if _PLAN_TIME else "apply"
+
+
+class PlanUnknown(Unknown):
+    """A computed attribute read while planning (count / for_each): not known yet."""
+
+    __slots__ = ()
+
+
+def _has_plan_unknown(value: Any) -> bool:
+    if isinstance(value, PlanUnknown):
+        return True
+    if isinstance(value, str):
+        return "<plan-unknown:" in value
+    if isinstance(value, list | tuple | set):
+        return any(_has_plan_unknown(v) for v in value)
+    return False
+
+
 class Instance:
     """One resource or data instance; attributes evaluated on demand."""
 
@@ -953,7 +986,7 @@ class Instance:
             body,
             scope,
         )
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, dict[str, Any]] = {"plan": {}, "apply": {}}
 
     @property
     def address(self) -> str:
@@ -970,8 +1003,11 @@ class Instance:
         return self.ev.eval_body(self.body, self.scope)
 
     def get(self, attr: str) -> Any:
-        if attr in self._cache:
-            return self._cache[attr]
+        if _PLAN_TIME and self.kind == "resource" and attr not in self.body:
+            return PlanUnknown(f"plan-unknown:{self.address}.{attr}")
+        cache = self._cache[_mode()]
+        if attr in cache:
+            return cache[attr]
         value: Any
         raw = self.body.get(attr)
         if raw is not None and not is_block_list(raw):
@@ -986,7 +1022,7 @@ class Instance:
             value = _DERIVED[self.type][attr](_Lazy(self), self.ev.account)
         else:
             value = Unknown(f"{self.address}.{attr}")
-        self._cache[attr] = value
+        cache[attr] = value
         return value
 
 
@@ -1046,9 +1082,10 @@ class Evaluator:
         self.module = module
         self.inputs = dict(inputs or {})
         self.account = account or Account()
-        self._locals: dict[str, Any] = {}
-        self._locals_busy: set[str] = set()
-        self._vars: dict[str, Any] = {}
+        # Values differ between planning (computed attributes unknown) and after apply.
+        self._locals: dict[str, dict[str, Any]] = {"plan": {}, "apply": {}}
+        self._locals_busy: set[tuple[str, str]] = set()
+        self._vars: dict[str, dict[str, Any]] = {"plan": {}, "apply": {}}
         self._children: dict[str, Evaluator] = {}
         self._instances: dict[tuple[str, str, str], Any] = {}
         unknown = set(self.inputs) - set(module.variables)
@@ -1057,7 +1094,8 @@ class Evaluator:
 
     # -- declarations ----------------------------------------------------------------
     def var(self, name: str) -> Any:
-        if name not in self._vars:
+        values = self._vars[_mode()]
+        if name not in values:
             if name not in self.module.variables:
                 raise HCLError(f"{self.module.path}: undeclared variable {name}")
             if name in self.inputs:
@@ -1068,19 +1106,21 @@ class Evaluator:
                 value = self.eval(to_node(self.module.variables[name]["default"]), {})
             else:
                 raise HCLError(f"{self.module.path}: variable {name} has no value")
-            self._vars[name] = value
-        return self._vars[name]
+            values[name] = value
+        return values[name]
 
     def local(self, name: str) -> Any:
-        if name not in self._locals:
-            if name in self._locals_busy:
+        values = self._locals[_mode()]
+        busy = (_mode(), name)
+        if name not in values:
+            if busy in self._locals_busy:
                 raise HCLError(f"cycle through local.{name}")
             if name not in self.module.locals:
                 raise HCLError(f"{self.module.path}: undeclared local {name}")
-            self._locals_busy.add(name)
-            self._locals[name] = self.eval(to_node(self.module.locals[name]), {})
-            self._locals_busy.discard(name)
-        return self._locals[name]
+            self._locals_busy.add(busy)
+            values[name] = self.eval(to_node(self.module.locals[name]), {})
+            self._locals_busy.discard(busy)
+        return values[name]
 
     def child(self, name: str) -> Evaluator:
         if name not in self._children:
@@ -1106,6 +1146,12 @@ class Evaluator:
                 raise HCLError(f"{self.module.path}: undeclared {kind} {rtype}.{name}")
             body = table[(rtype, name)]
             if "for_each" in body:
+                planned = _at_plan_time(lambda: self.eval(to_node(body["for_each"]), {}))
+                keys = list(planned)
+                if _has_plan_unknown(keys):
+                    raise HCLError(
+                        f"{rtype}.{name}: for_each keys are known only after apply: {keys}"
+                    )
                 coll = self.eval(to_node(body["for_each"]), {})
                 items = coll.items() if isinstance(coll, dict) else ((k, k) for k in coll)
                 self._instances[key] = {
@@ -1113,7 +1159,9 @@ class Evaluator:
                     for k, v in items
                 }
             elif "count" in body:
-                n = self.eval(to_node(body["count"]), {})
+                n = _at_plan_time(lambda: self.eval(to_node(body["count"]), {}))
+                if _has_plan_unknown(n):
+                    raise HCLError(f"{rtype}.{name}: count is known only after apply: {n}")
                 self._instances[key] = [
                     Instance(self, kind, rtype, name, body, {"count": {"index": i}})
                     for i in range(int(n))

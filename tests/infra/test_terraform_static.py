@@ -8,7 +8,7 @@ from textwrap import dedent
 
 import pytest
 
-from tests.infra.hcl import Instance, load_file, load_module, unresolved
+from tests.infra.hcl import Evaluator, HCLError, Instance, load_file, load_module, unresolved
 from tests.infra.plan import APIGW_DIR, TERRAFORM_DIR, plan, root_module
 
 TF_FILES = sorted(TERRAFORM_DIR.rglob("*.tf"))
@@ -151,6 +151,40 @@ def test_resolver_accepts_names_terraform_binds_itself(tmp_path: Path) -> None:
         },
     )
     assert unresolved(load_module(tmp_path)) == []
+
+
+def test_plan_time_rule_count_and_for_each_keys_must_be_known(tmp_path: Path) -> None:
+    """As in Terraform: an ARN known only after apply cannot decide count or for_each keys."""
+    _write(
+        tmp_path,
+        {
+            "main.tf": """
+                resource "aws_iam_role" "r" {
+                  name = "r"
+                }
+                resource "aws_sqs_queue" "by_count" {
+                  count = aws_iam_role.r.arn == "" ? 0 : 1
+                  name  = "q"
+                }
+                resource "aws_sqs_queue" "by_keys" {
+                  for_each = toset([aws_iam_role.r.arn])
+                  name     = "q"
+                }
+                resource "aws_sqs_queue" "known_keys" {
+                  for_each = { a = aws_iam_role.r.arn }
+                  name     = each.value
+                }
+            """,
+        },
+    )
+    ev = Evaluator(load_module(tmp_path))
+    with pytest.raises(HCLError, match="comparison with unknown value"):
+        ev.resource("aws_sqs_queue", "by_count")
+    with pytest.raises(HCLError, match="for_each keys are known only after apply"):
+        ev.resource("aws_sqs_queue", "by_keys")
+    # Unknown values under known keys are fine, and are known again after apply.
+    known = ev.resource("aws_sqs_queue", "known_keys")
+    assert known["a"].get("name") == "arn:aws:iam::123456789012:role/r"
 
 
 def test_every_variable_and_output_is_typed_and_described() -> None:

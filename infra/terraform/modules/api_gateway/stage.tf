@@ -55,8 +55,10 @@ locals {
   access_log_format = "{${join(",", [for k, v in local.access_log_fields : "\"${k}\":${v}"])}}"
 }
 
+# Access logs need the account's CloudWatch role set (count from a plain variable: the
+# role's ARN is known only after apply, too late to decide count).
 resource "aws_api_gateway_account" "this" {
-  count = var.cloudwatch_role_arn == "" ? 0 : 1
+  count = var.manage_account_logging_role ? 1 : 0
 
   cloudwatch_role_arn = var.cloudwatch_role_arn
 }

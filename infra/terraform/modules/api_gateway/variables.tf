@@ -28,8 +28,13 @@ variable "integration_role_arn" {
   type        = string
 }
 
+variable "manage_account_logging_role" {
+  description = "Set the account-wide API Gateway CloudWatch Logs role (cloudwatch_role_arn)."
+  type        = bool
+}
+
 variable "cloudwatch_role_arn" {
-  description = "Account-wide API Gateway logging role to set; empty leaves the account setting alone."
+  description = "Account-wide API Gateway logging role (used when manage_account_logging_role)."
   type        = string
 }
 

@@ -8,16 +8,16 @@ locals {
   # The consumer's settings (schemas.settings.ConsumerSettings, env prefix BROKER_).
   environment = merge(
     {
-      BROKER_NAME_PREFIX         = var.name_prefix
-      BROKER_AWS_REGION          = data.aws_region.current.name
-      BROKER_LOG_FORMAT          = "json"
-      BROKER_HTTP_PORT           = tostring(var.http_port)
-      BROKER_MAX_WORKERS         = tostring(var.max_workers)
-      BROKER_SHUTDOWN_TIMEOUT_S  = tostring(var.shutdown_timeout_s)
+      BROKER_NAME_PREFIX          = var.name_prefix
+      BROKER_AWS_REGION           = data.aws_region.current.name
+      BROKER_LOG_FORMAT           = "json"
+      BROKER_HTTP_PORT            = tostring(var.http_port)
+      BROKER_MAX_WORKERS          = tostring(var.max_workers)
+      BROKER_SHUTDOWN_TIMEOUT_S   = tostring(var.shutdown_timeout_s)
       BROKER_VISIBILITY_TIMEOUT_S = tostring(var.visibility_timeout_s)
-      BROKER_MAX_RECEIVE_COUNT   = tostring(var.max_receive_count)
-      BROKER_REPLY_TTL_S         = tostring(var.reply_ttl_s)
-      BROKER_CSP_BASE_URL        = var.csp_base_url
+      BROKER_MAX_RECEIVE_COUNT    = tostring(var.max_receive_count)
+      BROKER_REPLY_TTL_S          = tostring(var.reply_ttl_s)
+      BROKER_CSP_BASE_URL         = var.csp_base_url
     },
     var.extra_environment,
   )
