@@ -247,8 +247,10 @@ class Stack:
             soft_wrap=True,
         )
         out.print("  Ctrl-C drains and stops.")
-        if self.options.ready_file is not None:
-            self.options.ready_file.write_text(json.dumps(asdict(info)))
+        if self.options.ready_file is not None:  # atomic: readers never see half a file
+            partial = self.options.ready_file.with_name(self.options.ready_file.name + ".part")
+            partial.write_text(json.dumps(asdict(info)))
+            partial.replace(self.options.ready_file)
 
 
 def run_stack(options: StackOptions) -> int:
