@@ -148,6 +148,8 @@ def create_app(
     @broker.subscriber(names.requests_queue, **common)
     async def handle_request(body: RequestBody, msg: SQSMessage) -> None:
         await rt.need().on_request(body, SqsDelivery(msg))
+        if settings.test_hold_after_handler_s:
+            await asyncio.sleep(settings.test_hold_after_handler_s)
 
     @broker.subscriber(names.jobs_queue, **common)
     async def handle_job(body: JobBody, msg: SQSMessage) -> None:

@@ -70,6 +70,14 @@ class ConsumerSettings(CommonSettings):
     csp_breaker_cooldown_s: float = Field(30.0, gt=0)
     max_deletion_retries: int = Field(5, ge=1)
     stale_grace_s: int = Field(86_400, ge=0)
+    test_hold_after_handler_s: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "test-only: hold each request this long after its handler wrote the reply and "
+            "before the ack, so fault tests can kill a consumer between claim and ack"
+        ),
+    )
 
     @property
     def expiry_after_s(self) -> int:
