@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import Counter
@@ -49,6 +50,15 @@ def patch_sqs_clock() -> None:
 
 #: Path of the call counter the embedded server adds beside moto's own API (GET, DELETE).
 CALLS_PATH = "/_embedded/calls"
+#: Fault injection for chaos runs: POST {"dynamodb_throttle_rate": 0.1} (0 clears it).
+FAULTS_PATH = "/_embedded/faults"
+_THROTTLE_BODY = json.dumps(
+    {
+        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        "message": "Rate of requests exceeds the allowed throughput (injected by the embedded "
+        "server's fault knob).",
+    }
+).encode()
 
 
 class DynamoDBLock:
@@ -64,19 +74,35 @@ class DynamoDBLock:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self.dynamodb_throttle_rate = 0.0
+        self._rng = random.Random()  # noqa: S311 - fault injection, not security
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO") == CALLS_PATH:
+        path = environ.get("PATH_INFO")
+        if path == CALLS_PATH:
             return self._calls(environ, start_response)
+        if path == FAULTS_PATH:
+            return self._faults(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
             with self._counts_lock:
                 self._counts[target] += 1
         if not target.startswith("DynamoDB"):
             return self._app(environ, start_response)
+        if self.dynamodb_throttle_rate and self._rng.random() < self.dynamodb_throttle_rate:
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")])
+            return [_THROTTLE_BODY]
         with self._lock:
             # Materialise the body inside the lock: moto builds it lazily from live state.
             return list(self._app(environ, start_response))
+
+    def _faults(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            wanted = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            self.dynamodb_throttle_rate = float(wanted.get("dynamodb_throttle_rate", 0.0))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"dynamodb_throttle_rate": self.dynamodb_throttle_rate}).encode()]
 
     def _calls(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self._counts_lock:
