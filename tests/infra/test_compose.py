@@ -174,3 +174,28 @@ def test_every_package_the_cli_imports_is_copied_into_the_image() -> None:
     for package in ("schemas", "faststream_sqs", "consumers", "producers", "infra"):
         assert package in copied, package
     assert (REPO / "pyproject.toml").is_file() and Path(REPO / "README.md").is_file()
+
+
+def test_every_command_the_deployments_run_exists_in_the_cli(services: dict[str, Any]) -> None:
+    """The compose services and the ECS task run real `sandbox-broker` commands and options."""
+    import typer
+
+    from infra.cli import app
+
+    root = typer.main.get_command(app)
+    commands = [s["command"] for s in services.values() if "command" in s]
+    commands.append(["sandbox-broker", "consumer"])  # the ECS task (modules/ecs)
+    for argv in commands:
+        assert argv[0] == "sandbox-broker"
+        ctx = root.make_context("sandbox-broker", [], resilient_parsing=True)
+        command: Any = root
+        args = argv[1:]
+        # Groups (typer may bring its own click) have get_command; leaf commands do not.
+        while hasattr(command, "get_command") and args and not args[0].startswith("-"):
+            found = command.get_command(ctx, args[0])
+            assert found is not None, argv
+            command, args = found, args[1:]
+        options = {opt for p in command.params for opt in getattr(p, "opts", [])}
+        for arg in args:
+            if arg.startswith("--"):
+                assert arg in options, (argv, arg)
