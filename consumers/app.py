@@ -205,6 +205,8 @@ def create_app(
                         expiry_after_s=settings.expiry_after_s,
                         stale_grace_s=settings.stale_grace_s,
                         max_deletion_retries=settings.max_deletion_retries,
+                        delete_retry_base_s=settings.delete_retry_base_s,
+                        failed_retry_base_s=settings.deletion_failed_retry_base_s,
                     ),
                 ),
                 replies=replies,

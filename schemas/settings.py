@@ -69,6 +69,12 @@ class ConsumerSettings(CommonSettings):
     csp_breaker_window_s: float = Field(60.0, gt=0)
     csp_breaker_cooldown_s: float = Field(30.0, gt=0)
     max_deletion_retries: int = Field(5, ge=1)
+    delete_retry_base_s: int = Field(
+        30, ge=0, description="first retry delay of a failed CSP delete (doubles per receive)"
+    )
+    deletion_failed_retry_base_s: int = Field(
+        3600, ge=0, description="backoff before cleanup retries a deletion_failed sandbox"
+    )
     stale_grace_s: int = Field(86_400, ge=0)
     test_hold_after_handler_s: float = Field(
         0.0,

@@ -61,8 +61,8 @@ def start_consumer(
         BROKER_SHUTDOWN_TIMEOUT_S="5",
         BROKER_CSP_BASE_URL=csp_url,
         BROKER_CSP_TOKEN="unused-in-this-test",
-        **env,
     )
+    child_env.update(env)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "infra", "consumer"],
