@@ -1,0 +1,136 @@
+"""Pool reads for operators: counts per status and pages of sandboxes, by index Query only.
+
+Nothing here Scans (CONTRACT.md "Tables"): counts are ``Select=COUNT`` Queries on
+StatusIndex, one per status; listings Query StatusIndex per status or TrackIndex for one
+track. Index reads are eventually consistent, which is fine for a human looking.
+(The gateway has its own reads; producers' packages do not import each other's internals.)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from schemas.items import sandbox_from_item, to_item
+from schemas.pool import STATUS_INDEX, TRACK_INDEX, PoolStats, Sandbox, SandboxStatus, sandbox_key
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+
+async def count_status(ddb: DynamoDBClient, *, table: str, status: SandboxStatus) -> int:
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": STATUS_INDEX,
+        "KeyConditionExpression": "#s = :s",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":s": {"S": status.value}},
+        "Select": "COUNT",
+    }
+    total = 0
+    while True:
+        resp = await ddb.query(**kwargs)
+        total += resp.get("Count", 0)
+        if "LastEvaluatedKey" not in resp:
+            return total
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+async def pool_stats(ddb: DynamoDBClient, *, table: str) -> PoolStats:
+    """Counts by status (one COUNT Query per status) and their total."""
+    counts = {s.value: await count_status(ddb, table=table, status=s) for s in SandboxStatus}
+    return PoolStats(**counts, total=sum(counts.values()))
+
+
+async def _query(ddb: DynamoDBClient, kwargs: dict[str, Any], *, limit: int) -> list[Sandbox]:
+    found: list[Sandbox] = []
+    kwargs = {**kwargs, "Limit": min(limit, 100)}
+    while len(found) < limit:
+        resp = await ddb.query(**kwargs)
+        found += [sandbox_from_item(item) for item in resp.get("Items", [])]
+        if "LastEvaluatedKey" not in resp:
+            break
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return found[:limit]
+
+
+async def list_sandboxes(
+    ddb: DynamoDBClient,
+    *,
+    table: str,
+    status: SandboxStatus | None = None,
+    track: str | None = None,
+    limit: int = 50,
+) -> list[Sandbox]:
+    """Up to ``limit`` sandboxes: one track's (TrackIndex), else per status (StatusIndex).
+
+    Without a status, statuses are read in lifecycle order until the limit is met.
+    """
+    if track is not None:
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": TRACK_INDEX,
+            "KeyConditionExpression": "allocated_to_track = :t",
+            "ExpressionAttributeValues": {":t": {"S": track}},
+        }
+        if status is not None:
+            kwargs["FilterExpression"] = "#s = :s"
+            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+            kwargs["ExpressionAttributeValues"][":s"] = {"S": status.value}
+        return await _query(ddb, kwargs, limit=limit)
+    found: list[Sandbox] = []
+    for s in [status] if status is not None else list(SandboxStatus):
+        if len(found) >= limit:
+            break
+        found += await _query(
+            ddb,
+            {
+                "TableName": table,
+                "IndexName": STATUS_INDEX,
+                "KeyConditionExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":s": {"S": s.value}},
+            },
+            limit=limit - len(found),
+        )
+    return found
+
+
+async def seed_pool(
+    ddb: DynamoDBClient, *, table: str, count: int, prefix: str = "lab-aws"
+) -> list[Sandbox]:
+    """Add ``count`` available sandboxes straight to the table (local stacks without a CSP).
+
+    Each put is conditional on the item not existing. The next ``sync`` marks items the
+    CSP does not list as stale, so against a real CSP seed the CSP instead.
+    """
+    now = time.time()
+    written: list[Sandbox] = []
+    for _ in range(count):
+        account = str(uuid.uuid4())
+        sandbox = Sandbox(
+            sandbox_id=account,
+            name=f"{prefix}-{account[:8]}",
+            external_id=f"identity/accounts/{account}",
+            status=SandboxStatus.AVAILABLE,
+            allocated_at=0,
+            created_at=now,
+            updated_at=now,
+        )
+        item = {
+            **{k: {"S": v} for k, v in sandbox_key(sandbox.sandbox_id).items()},
+            **to_item(sandbox.model_dump(mode="json")),
+        }
+        try:
+            await ddb.put_item(
+                TableName=table, Item=item, ConditionExpression="attribute_not_exists(PK)"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue  # a uuid collision: vanishingly rare, and never overwrite
+        written.append(sandbox)
+    return written

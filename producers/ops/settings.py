@@ -1,0 +1,35 @@
+"""Settings of the operator CLI process (env prefix ``BROKER_``, AWS env vars honoured)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from schemas.settings import SchedulerSettings
+
+
+class OpsSettings(SchedulerSettings):
+    """The scheduler's intervals (``status`` finds the latest scheduled job replies by them)
+    plus the CLI's own knobs."""
+
+    connect_timeout_s: float = Field(
+        2.0, gt=0, description="fail fast when the endpoint is unreachable"
+    )
+    read_timeout_s: float = Field(30.0, gt=0)
+    max_attempts: int = Field(2, ge=1, le=10, description="botocore attempts per call")
+    receive_wait_s: int = Field(
+        1,
+        ge=0,
+        le=20,
+        description=(
+            "long poll of DLQ reads: 0 answers faster, but on AWS short polling samples a "
+            "subset of servers and may return nothing while messages wait"
+        ),
+    )
+    test_replay_pause_s: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "TEST ONLY (BROKER_TEST_REPLAY_PAUSE_S): pause after each message a replay sends, "
+            "so a test can SIGKILL it half-way deterministically. Never set it in production."
+        ),
+    )
