@@ -1,0 +1,85 @@
+"""The operator CLI's surface: help with examples, refusals and usage errors (no network)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from producers.ops.cli import app, dlq_app, jobs_app, pool_app, status
+from producers.ops.status import scheduled_request_ids
+from schemas.settings import SchedulerSettings
+
+runner = CliRunner()
+# Refusals must happen before any AWS call: point at a port nothing listens on.
+ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "BROKER_CONNECT_TIMEOUT_S": "0.2"}
+
+COMMANDS = [
+    ["dlq", "list"],
+    ["dlq", "show"],
+    ["dlq", "replay"],
+    ["dlq", "purge"],
+    ["pool", "stats"],
+    ["pool", "list"],
+    ["pool", "seed"],
+    ["jobs", "run"],
+    ["status"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_examples(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Examples" in result.stdout
+    assert f"sandbox-broker {' '.join(command)}" in result.stdout
+
+
+def test_data_commands_offer_json() -> None:
+    for command in COMMANDS:
+        if command[:2] == ["jobs", "run"]:
+            continue  # prints JSON always
+        assert "--json" in runner.invoke(app, [*command, "--help"]).stdout, command
+
+
+def test_list_help_says_listing_raises_receive_counts() -> None:
+    text = " ".join(runner.invoke(app, ["dlq", "list", "--help"]).stdout.split())
+    assert "ApproximateReceiveCount" in text
+
+
+def test_the_apps_the_root_mounts_are_exported() -> None:
+    assert {c.name for c in dlq_app.registered_commands} == {"list", "show", "replay", "purge"}
+    assert {c.name for c in pool_app.registered_commands} == {"stats", "list", "seed"}
+    assert {c.name for c in jobs_app.registered_commands} == {"run"}
+    assert callable(status)
+
+
+def test_purge_without_yes_refuses_with_exit_2() -> None:
+    result = runner.invoke(app, ["dlq", "purge", "--queue", "jobs"], env=ENV)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: refusing to purge without --yes")
+
+
+def test_replay_without_yes_and_without_a_terminal_refuses_with_exit_2() -> None:
+    result = runner.invoke(app, ["dlq", "replay"], env=ENV)
+    assert result.exit_code == 2
+    assert "without --yes" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_native_takes_no_filters() -> None:
+    result = runner.invoke(app, ["dlq", "replay", "--native", "--type", "allocate"], env=ENV)
+    assert result.exit_code == 2
+
+
+def test_unknown_job_and_bad_options_are_usage_errors() -> None:
+    assert runner.invoke(app, ["jobs", "run", "reboot"], env=ENV).exit_code == 2
+    assert runner.invoke(app, ["dlq", "list", "--queue", "nope"], env=ENV).exit_code == 2
+    assert runner.invoke(app, ["dlq", "list", "--limit", "0"], env=ENV).exit_code == 2
+
+
+def test_status_looks_up_the_current_and_previous_scheduler_buckets() -> None:
+    settings = SchedulerSettings(sync_interval_s=600, cleanup_interval_s=300)
+    ids = scheduled_request_ids(settings, now=1_200_100.0)
+    assert ids["sync"] == ("sched_sync_2000", "sched_sync_1999")
+    assert ids["cleanup"] == ("sched_cleanup_4000", "sched_cleanup_3999")
+    assert set(ids) == {"sync", "cleanup", "expire", "delete_stale"}
