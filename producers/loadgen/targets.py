@@ -1,0 +1,326 @@
+"""Where requests go: the gateway (as tracks call it) or the requests queue itself.
+
+Both count the calls they make, so a run can report client-side calls per request: through
+the gateway each accepted POST is one SendMessage and each answered GET one GetItem (the
+gateway makes exactly one AWS call per route); against the queue they are the calls made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import httpx
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
+from ulid import ULID
+
+from producers.enqueue import send
+from producers.track_client import GatewayError, GatewayUnreachableError, TrackClient
+from schemas.items import reply_from_item
+from schemas.messages import AllocateMessage, ReleaseMessage
+from schemas.names import ResourceNames
+from schemas.replies import Reply
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+#: The embedded moto server's call counter (infra/embedded/moto.py CALLS_PATH). Spelled out
+#: here because producers never import infra; any other endpoint answers 404 and the run
+#: reports server-side calls as n/a.
+EMBEDDED_CALLS_PATH: Final = "/_embedded/calls"
+#: Throttling-type errors: back off and read again, as the gateway's 429/503 are.
+RETRYABLE_AWS: Final = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+#: Dummy credentials for a loopback moto (it accepts any) when the environment has none.
+LOCAL_CREDENTIALS: Final = {"aws_access_key_id": "loadgen", "aws_secret_access_key": "loadgen"}
+
+
+class Backoff(Exception):
+    """The target asked us to come back later (429, 503, throttling)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class SubmitFailed(Exception):
+    """The request was not accepted; ``code`` is its outcome (HTTP_429, UNREACHABLE, ...)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class LoadTarget(Protocol):
+    calls: Counter[str]
+
+    async def submit(
+        self, *, action: str, track_id: str, sandbox_id: str | None, within_s: float
+    ) -> str:
+        """Send one request; its request_id. ``within_s`` bounds waiting out 429/503."""
+        ...
+
+    async def read(self, request_id: str, *, track_id: str) -> Reply | None: ...
+
+    async def aclose(self) -> None: ...
+
+    def loadgen_reads(self) -> int:
+        """DynamoDB reads this target caused on the server (for the consumer-only figure)."""
+        ...
+
+    def client_calls(self) -> dict[str, int]:
+        """Calls made, by name, for the report."""
+        ...
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, calls: Counter[str]) -> None:
+        self._inner = inner
+        self._calls = calls
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self._inner.handle_async_request(request)
+        except httpx.TransportError:
+            self._calls[f"{request.method} unreachable"] += 1
+            raise
+        self._calls[f"{request.method} {response.status_code}"] += 1
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class GatewayTarget:
+    """Tracks through the gateway, with the project's own track client."""
+
+    def __init__(self, url: str, token: str, *, connections: int) -> None:
+        self.calls: Counter[str] = Counter()
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        transport = _CountingTransport(httpx.AsyncHTTPTransport(limits=limits), self.calls)
+        # A generous per-call timeout: under a burst the pool queue is part of the wait.
+        self._client = TrackClient(url, token, timeout=30.0, transport=transport)
+
+    async def submit(
+        self, *, action: str, track_id: str, sandbox_id: str | None, within_s: float
+    ) -> str:
+        try:
+            if action == "allocate":
+                accepted = await self._client.submit_allocate(track_id, timeout=within_s)
+            else:
+                assert sandbox_id is not None
+                accepted = await self._client.submit_release(track_id, sandbox_id, timeout=within_s)
+        except GatewayError as exc:
+            raise SubmitFailed(f"HTTP_{exc.status_code}") from exc
+        except GatewayUnreachableError as exc:
+            raise SubmitFailed("UNREACHABLE") from exc
+        return accepted.request_id
+
+    async def read(self, request_id: str, *, track_id: str) -> Reply | None:
+        try:
+            reply = await self._client.status(request_id, track_id=track_id)
+        except GatewayError as exc:
+            if exc.status_code in {429, 503}:
+                raise Backoff(exc.retry_after) from exc
+            raise
+        except GatewayUnreachableError as exc:  # a GET is safe to repeat
+            raise Backoff(None) from exc
+        return reply if reply.terminal else None
+
+    def loadgen_reads(self) -> int:
+        # Each GET the gateway answered 200 was one GetItem on the replies table.
+        return self.calls["GET 200"]
+
+    def client_calls(self) -> dict[str, int]:
+        """HTTP calls by method and status, plus the AWS calls the gateway made for them."""
+        out = dict(self.calls)
+        out["SendMessage (via POST 202)"] = self.calls["POST 202"]
+        out["GetItem (via GET 200)"] = self.calls["GET 200"]
+        return out
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class QueueTarget:
+    """Straight onto ``sandbox-requests.fifo`` and the replies table, as the gateway would."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        region: str,
+        names: ResourceNames,
+        connections: int,
+        credentials: dict[str, str] | None = None,
+    ) -> None:
+        self.calls: Counter[str] = Counter()
+        self._endpoint = endpoint_url
+        self._region = region
+        self._names = names
+        self._config = AioConfig(
+            retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=connections
+        )
+        self._credentials = credentials or {}
+        self._stack = AsyncExitStack()
+        self._sqs: SQSClient | None = None
+        self._ddb: DynamoDBClient | None = None
+        self._queue_url = ""
+        self._dlq_url = ""
+
+    async def start(self) -> QueueTarget:
+        session = get_session()
+        common: dict[str, Any] = {
+            "endpoint_url": self._endpoint,
+            "region_name": self._region,
+            "config": self._config,
+            **self._credentials,
+        }
+        self._sqs = await self._stack.enter_async_context(session.create_client("sqs", **common))
+        self._ddb = await self._stack.enter_async_context(
+            session.create_client("dynamodb", **common)
+        )
+        self._queue_url = (await self._sqs.get_queue_url(QueueName=self._names.requests_queue))[
+            "QueueUrl"
+        ]
+        self._dlq_url = (await self._sqs.get_queue_url(QueueName=self._names.requests_dlq))[
+            "QueueUrl"
+        ]
+        return self
+
+    @property
+    def sqs(self) -> SQSClient:
+        if self._sqs is None:
+            raise RuntimeError("QueueTarget.start() first")
+        return self._sqs
+
+    @property
+    def ddb(self) -> DynamoDBClient:
+        if self._ddb is None:
+            raise RuntimeError("QueueTarget.start() first")
+        return self._ddb
+
+    async def submit(
+        self, *, action: str, track_id: str, sandbox_id: str | None, within_s: float
+    ) -> str:
+        request_id = f"lg_{ULID()}"
+        message: AllocateMessage | ReleaseMessage
+        if action == "allocate":
+            message = AllocateMessage(request_id=request_id, track_id=track_id)
+        else:
+            assert sandbox_id is not None
+            message = ReleaseMessage(
+                request_id=request_id, track_id=track_id, sandbox_id=sandbox_id
+            )
+        self.calls["SendMessage"] += 1
+        try:
+            await send(
+                self.sqs,
+                queue_url=self._queue_url,
+                message=message,
+                group_id=track_id,
+                dedup_id=request_id,
+            )
+        except ClientError as exc:
+            raise SubmitFailed(exc.response["Error"]["Code"]) from exc
+        return request_id
+
+    async def submit_poison(self, *, track_id: str, variant: int) -> str | None:
+        """A malformed message in the track's group; its request_id when it carries one.
+
+        Three kinds in turn: not JSON at all (no request_id: DLQ only), an unknown type, and
+        an allocate without its track_id (both answered INVALID_REQUEST, then the DLQ).
+        """
+        request_id = f"lgp_{ULID()}"
+        bodies: list[tuple[str, str | None]] = [
+            ("{this is not json", None),
+            (
+                json.dumps(
+                    {
+                        "schema_version": 1,
+                        "type": "teleport",
+                        "request_id": request_id,
+                        "track_id": track_id,
+                    }
+                ),
+                request_id,
+            ),
+            (
+                json.dumps({"schema_version": 1, "type": "allocate", "request_id": request_id}),
+                request_id,
+            ),
+        ]
+        body, answered = bodies[variant % len(bodies)]
+        self.calls["SendMessage"] += 1
+        await self.sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=body,
+            MessageGroupId=track_id,
+            MessageDeduplicationId=request_id,
+        )
+        return answered
+
+    async def read(self, request_id: str, *, track_id: str) -> Reply | None:
+        self.calls["GetItem"] += 1
+        try:
+            resp = await self.ddb.get_item(
+                TableName=self._names.replies_table,
+                Key={"request_id": {"S": request_id}},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in RETRYABLE_AWS:
+                raise Backoff(None) from exc
+            raise
+        item = resp.get("Item")
+        if not item:
+            return None
+        reply = reply_from_item(item).to_reply()
+        return reply if reply.terminal else None
+
+    async def dlq_depth(self) -> int:
+        attrs = await self.sqs.get_queue_attributes(
+            QueueUrl=self._dlq_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )
+        values = attrs.get("Attributes", {})
+        return int(values.get("ApproximateNumberOfMessages", 0)) + int(
+            values.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+
+    def loadgen_reads(self) -> int:
+        return self.calls["GetItem"]
+
+    def client_calls(self) -> dict[str, int]:
+        return dict(self.calls)
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+
+async def embedded_calls(http: httpx.AsyncClient, endpoint_url: str | None) -> Counter[str] | None:
+    """The embedded moto's per-action call counts, or None when the endpoint has no counter."""
+    if not endpoint_url:
+        return None
+    try:
+        resp = await http.get(endpoint_url.rstrip("/") + EMBEDDED_CALLS_PATH, timeout=5.0)
+    except httpx.HTTPError:
+        return None
+    if resp.status_code != 200:
+        return None
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return Counter({str(k): int(v) for k, v in data.items()})
