@@ -35,8 +35,8 @@ class GroupScheduler(Generic[M]):
     """Runs submitted messages by the FIFO group rules.
 
     `handle(message)` processes one message and answers whether its group may go on;
-    `release(messages)` gives messages back to the queue unhandled; `finished(n)` is told
-    whenever `n` messages have left the scheduler (handled or released).
+    `release(messages)` gives messages back to the queue unhandled; `finished(messages)` is
+    told whenever messages have left the scheduler (handled or released).
     """
 
     def __init__(
@@ -46,7 +46,7 @@ class GroupScheduler(Generic[M]):
         key: Callable[[M], Hashable],
         handle: Callable[[M], Awaitable[bool]],
         release: Callable[[list[M]], Awaitable[None]],
-        finished: Callable[[int], None] = lambda n: None,
+        finished: Callable[[list[M]], None] = lambda messages: None,
     ) -> None:
         self._workers = asyncio.Semaphore(max_workers)
         self._key = key
@@ -121,14 +121,14 @@ class GroupScheduler(Generic[M]):
                         go_on = False
                     finally:
                         del self._current[key]
-                        self._finished(1)
+                        self._finished([message])
                 if not go_on and queue:
                     skipped = list(queue)
                     queue.clear()
                     try:
                         await self._release(skipped)
                     finally:
-                        self._finished(len(skipped))
+                        self._finished(skipped)
         finally:
             del self._groups[key]
             del self._tasks[key]

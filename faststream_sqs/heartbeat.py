@@ -47,15 +47,14 @@ class Heartbeat:
         # Checked four times per timeout, so a renewal is sent between half and a
         # quarter of the timeout before the message would reappear.
         self._tick_s = max(visibility_timeout_s / 4, 0.1)
-        self._leases: dict[str, _Lease] = {}
+        # Keyed by the message itself: its receipt handle may change (see dedup.py).
+        self._leases: dict[ReceivedMessage, _Lease] = {}
 
     def __len__(self) -> int:
         return len(self._leases)
 
     def track(self, message: ReceivedMessage) -> None:
-        self._leases[message.receipt_handle] = _Lease(
-            message, visible_at=message.received_at + self._timeout_s
-        )
+        self._leases[message] = _Lease(message, visible_at=message.received_at + self._timeout_s)
 
     async def forget(self, message: ReceivedMessage) -> None:
         """Stop renewing `message`; wait for a renewal of it that is already on the wire.
@@ -63,13 +62,13 @@ class Heartbeat:
         A settlement that changes visibility (nack, release) must land after any renewal,
         or the renewal would hide the message again for a full timeout.
         """
-        lease = self._leases.pop(message.receipt_handle, None)
+        lease = self._leases.pop(message, None)
         if lease is not None and lease.renewing is not None:
             await asyncio.shield(lease.renewing)
 
     def forget_now(self, message: ReceivedMessage) -> None:
         """Stop renewing `message` (a delete wins over any renewal, so nothing to wait for)."""
-        self._leases.pop(message.receipt_handle, None)
+        self._leases.pop(message, None)
 
     async def run(self) -> None:
         """Renew due leases every tick; runs until cancelled."""
@@ -98,7 +97,7 @@ class Heartbeat:
                     queue_url=self._queue_url,
                     message_id=lease.message.message_id,
                 )
-                self._leases.pop(lease.message.receipt_handle, None)
+                self._leases.pop(lease.message, None)
                 continue
             entries.append(
                 {
@@ -138,7 +137,7 @@ class Heartbeat:
                 )
                 if entry.get("SenderFault", False):
                     # e.g. the receipt handle expired: renewing again cannot help.
-                    self._leases.pop(lease.message.receipt_handle, None)
+                    self._leases.pop(lease.message, None)
         finally:
             for lease, _ in renewing:
                 lease.renewing = None

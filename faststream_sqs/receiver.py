@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 # of failing calls, and one second is short enough to notice a recovery almost at once.
 RECEIVE_ERROR_BACKOFF_S = 1.0
 
+# After a batch that came back short (but not empty), a poller waits this long before it
+# asks again: a short batch means few messages (or few free FIFO groups) were there, and
+# asking at once would fetch even fewer per call. The other pollers keep long-polling
+# meanwhile, so a new message is not held back by the pause.
+SHORT_BATCH_PAUSE_S = 0.05
+
 
 def buffer_capacity(*, max_workers: int, batch_size: int, fifo: bool) -> int:
     """How many messages a subscriber may hold locally (handled or waiting).
@@ -38,13 +44,18 @@ def buffer_capacity(*, max_workers: int, batch_size: int, fifo: bool) -> int:
     return max_workers + batch_size
 
 
-def poller_count(capacity: int, batch_size: int) -> int:
-    """Enough concurrent ReceiveMessage calls to fill the buffer."""
+def poller_count(*, max_workers: int, batch_size: int, fifo: bool) -> int:
+    """Concurrent ReceiveMessage calls: enough full batches to fill the buffer at once."""
+    capacity = buffer_capacity(max_workers=max_workers, batch_size=batch_size, fifo=fifo)
     return math.ceil(capacity / batch_size)
 
 
 class BufferGate:
-    """Counts messages held locally against a capacity; reserving waits for room."""
+    """Counts messages held locally against a capacity (back-pressure).
+
+    A poller reserves room for a whole batch before it asks SQS, so the messages held
+    never exceed the capacity, and nobody polls while the buffer is full.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -56,12 +67,14 @@ class BufferGate:
         return self._used
 
     async def reserve(self, count: int) -> None:
+        """Wait for room for `count` messages, then hold it."""
         while self._used + count > self.capacity:
             self._room.clear()
             await self._room.wait()
         self._used += count
 
     def free(self, count: int) -> None:
+        """`count` held messages left (handled, released, or never came)."""
         self._used -= count
         self._room.set()
 
@@ -94,7 +107,8 @@ class Receiver:
         """One poller: reserve room for a batch, receive, deliver; until stopped."""
         while self._running():
             await self._gate.reserve(self._batch_size)
-            reserved = self._batch_size
+            unused = self._batch_size
+            messages: list[dict[str, Any]] | None = []
             try:
                 if not self._running():
                     return
@@ -103,10 +117,12 @@ class Receiver:
                     await asyncio.sleep(RECEIVE_ERROR_BACKOFF_S)
                     continue
                 if messages:
-                    reserved -= len(messages)
+                    unused -= len(messages)
                     self._deliver(messages)
             finally:
-                self._gate.free(reserved)
+                self._gate.free(unused)
+            if messages and len(messages) < self._batch_size:
+                await asyncio.sleep(SHORT_BATCH_PAUSE_S)
 
     async def _receive(self) -> list[dict[str, Any]] | None:
         try:

@@ -27,7 +27,7 @@ from faststream_sqs.broker.registrator import SQSRegistrator
 from faststream_sqs.publisher.batch import SQSPublishBatchResult
 from faststream_sqs.publisher.producer import SQSProducer
 from faststream_sqs.queue import is_fifo_name
-from faststream_sqs.receiver import buffer_capacity, poller_count
+from faststream_sqs.receiver import poller_count
 from faststream_sqs.response import SQSPublishCommand
 from faststream_sqs.settlement import ReceivedMessage
 from faststream_sqs.subscriber.usecase import SQSSubscriber
@@ -170,13 +170,11 @@ class SQSBroker(
         pollers = 0
         for subscriber in self.subscribers:
             if isinstance(subscriber, SQSSubscriber):
-                options = subscriber.config
-                capacity = buffer_capacity(
-                    max_workers=options.max_workers,
-                    batch_size=options.batch_size,
+                pollers += poller_count(
+                    max_workers=subscriber.config.max_workers,
+                    batch_size=subscriber.config.batch_size,
                     fifo=is_fifo_name(subscriber.queue),
                 )
-                pollers += poller_count(capacity, options.batch_size)
         return pollers + EXTRA_CONNECTIONS
 
     @override

@@ -26,6 +26,7 @@ from faststream.exceptions import StopConsume
 from typing_extensions import override
 
 from faststream_sqs.acks import AckBatcher
+from faststream_sqs.dedup import Deliveries
 from faststream_sqs.grouping import GroupScheduler
 from faststream_sqs.heartbeat import Heartbeat
 from faststream_sqs.parser import SQSParser
@@ -57,6 +58,7 @@ class _Runtime:
     """What a started subscriber runs with; rebuilt on every start."""
 
     queue: QueueInfo
+    deliveries: Deliveries
     settler: SQSSettler
     acks: AckBatcher
     heartbeat: Heartbeat
@@ -158,12 +160,6 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             reject=self.config.reject,
             dead_letter_queue=dead_letter_queue,
         )
-        capacity = buffer_capacity(
-            max_workers=self.config.max_workers,
-            batch_size=self.config.batch_size,
-            fifo=info.fifo,
-        )
-        gate = BufferGate(capacity)
 
         def group_of(message: ReceivedMessage) -> Hashable:
             # A standard queue has no groups: every message runs on its own.
@@ -176,7 +172,14 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             key=group_of,
             handle=self._handle,
             release=settler.release_many,
-            finished=gate.free,
+            finished=lambda messages: self._finished(runtime, messages),
+        )
+        gate = BufferGate(
+            buffer_capacity(
+                max_workers=self.config.max_workers,
+                batch_size=self.config.batch_size,
+                fifo=info.fifo,
+            )
         )
         receiver = Receiver(
             client,
@@ -188,28 +191,73 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             deliver=self._deliver,
             running=lambda: self.running,
         )
-        return _Runtime(
+        runtime = _Runtime(
             queue=info,
+            deliveries=Deliveries(),
             settler=settler,
             acks=acks,
             heartbeat=heartbeat,
             gate=gate,
             scheduler=scheduler,
             receiver=receiver,
-            pollers=poller_count(capacity, self.config.batch_size),
+            pollers=poller_count(
+                max_workers=self.config.max_workers,
+                batch_size=self.config.batch_size,
+                fifo=info.fifo,
+            ),
             poller_tasks=[],
         )
+        return runtime
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         runtime = self._runtime
         assert runtime is not None, "a receiver delivers only while its subscriber runs"
-        received = [
-            ReceivedMessage(data=data, queue=runtime.queue, settler=runtime.settler)
-            for data in batch
-        ]
-        for message in received:
+        fresh = []
+        for data in batch:
+            message = ReceivedMessage(data=data, queue=runtime.queue, settler=runtime.settler)
+            if self._is_repeat(runtime, message):
+                runtime.gate.free(1)
+                continue
+            runtime.deliveries.hold(message)
             runtime.heartbeat.track(message)
-        runtime.scheduler.submit(received)
+            fresh.append(message)
+        runtime.scheduler.submit(fresh)
+
+    def _is_repeat(self, runtime: _Runtime, message: ReceivedMessage) -> bool:
+        """Whether `message` was delivered before and is held or deleted here (see dedup.py)."""
+        held = runtime.deliveries.held(message.message_id)
+        if held is not None and held.settlement is None:
+            # Still being worked on: carry on with the newer receipt handle.
+            held.data["ReceiptHandle"] = message.receipt_handle
+            runtime.heartbeat.track(held)
+            outcome = "kept_newer_handle"
+        elif runtime.deliveries.deleted(message.message_id) or (
+            held is not None and self._removed(held)
+        ):
+            message.settlement = Settlement.ACKED
+            runtime.acks.add(message.receipt_handle)
+            outcome = "deleted_again"
+        else:
+            return False
+        structlog.get_logger(__name__).warning(
+            "duplicate_delivery",
+            queue=self.queue,
+            message_id=message.message_id,
+            receive_count=message.receive_count,
+            outcome=outcome,
+        )
+        return True
+
+    def _removed(self, message: ReceivedMessage) -> bool:
+        """Deleted from the queue by its settlement (acked, or rejected to the DLQ or bin)."""
+        return message.settlement is Settlement.ACKED or (
+            message.settlement is Settlement.REJECTED and self.config.reject != "redrive"
+        )
+
+    def _finished(self, runtime: _Runtime, messages: list[ReceivedMessage]) -> None:
+        for message in messages:
+            runtime.deliveries.let_go(message, deleted=self._removed(message))
+        runtime.gate.free(len(messages))
 
     async def _handle(self, message: ReceivedMessage) -> bool:
         """Run one message through FastStream; answer whether its FIFO group may go on."""

@@ -1,5 +1,9 @@
 """faststream_sqs against the real moto server: queues per test, brokers, call counters.
 
+moto's SQS calls are made atomic for these tests, as SQS's are (see moto_atomic.py):
+without it two concurrent receives can split one FIFO group or take one message twice,
+which no consumer can undo.
+
 Every queue gets a random name and is deleted after its test. Brokers get their own
 aiobotocore client (retries off, like the shared one: a retry would hide the failure a
 test looks for) so each test can count the SQS calls its broker makes.
@@ -12,7 +16,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +26,7 @@ from aiobotocore.session import get_session
 
 from faststream_sqs import SQSBroker
 from tests.conftest import MOTO_CLIENT_CONFIG
+from tests.integration.faststream_sqs.moto_atomic import atomic_sqs
 
 
 async def wait_until(
@@ -42,6 +47,13 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def _atomic_sqs() -> Iterator[None]:
+    """SQS's atomic calls for these tests (moto's race; see moto_atomic.py)."""
+    with atomic_sqs():
+        yield
 
 
 @dataclass
