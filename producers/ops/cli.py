@@ -184,7 +184,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout inst
 
 
 def _letters_table(letters: list[dlq.DeadLetter], now: float) -> Table:
-    table = Table("queue", "request id", "type", "group", "receives", "age", "reason")
+    """Ids are what an operator copies: never cut; the reason wraps instead."""
+    ids = [lt.request_id or f"({lt.message_id})" for lt in letters]
+    groups = [lt.group or "-" for lt in letters]
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("queue", no_wrap=True)
+    table.add_column("request id", no_wrap=True, min_width=max(map(len, ids), default=10))
+    table.add_column("type", no_wrap=True)
+    table.add_column("group", no_wrap=True, min_width=min(max(map(len, groups), default=5), 40))
+    table.add_column("rcv", justify="right", no_wrap=True)
+    table.add_column("age", justify="right", no_wrap=True)
+    table.add_column("reason", ratio=1, overflow="fold")
     for _, group_letters in dlq.by_group(letters):
         for lt in group_letters:
             table.add_row(
@@ -656,37 +666,6 @@ def pool_list(
         )
     out.print(table)
     out.print(f"{len(found)} sandbox(es)")
-
-
-@pool_app.command("seed")
-@_reflowed
-def pool_seed(
-    count: Annotated[int, typer.Option("--count", "-n", min=1, max=10_000)] = 10,
-    prefix: Annotated[str, typer.Option("--prefix", help="Name prefix of the sandboxes.")] = (
-        "lab-aws"
-    ),
-    as_json: JsonOpt = False,
-) -> None:
-    """Add available sandboxes straight to the pool table (local stacks and demos).
-
-    Each put is conditional (never overwrites). A later sync marks sandboxes the CSP does
-    not list as stale: against a real or fake CSP, add accounts there and run a sync.
-
-    Examples:
-
-      sandbox-broker pool seed --count 50 --prefix lab-aws
-    """
-    settings = _settings()
-    written = _run(
-        settings,
-        lambda c: pool.seed_pool(
-            c.ddb, table=settings.names.pool_table, count=count, prefix=prefix
-        ),
-    )
-    if as_json:
-        _print_json({"seeded": [s.sandbox_id for s in written]})
-        return
-    out.print(f"seeded {len(written)} available sandbox(es) into {settings.names.pool_table}")
 
 
 # jobs -----------------------------------------------------------------------------------

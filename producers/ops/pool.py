@@ -8,14 +8,10 @@ track. Index reads are eventually consistent, which is fine for a human looking.
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from schemas.items import sandbox_from_item, to_item
-from schemas.pool import STATUS_INDEX, TRACK_INDEX, PoolStats, Sandbox, SandboxStatus, sandbox_key
+from schemas.items import sandbox_from_item
+from schemas.pool import STATUS_INDEX, TRACK_INDEX, PoolStats, Sandbox, SandboxStatus
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -97,40 +93,3 @@ async def list_sandboxes(
             limit=limit - len(found),
         )
     return found
-
-
-async def seed_pool(
-    ddb: DynamoDBClient, *, table: str, count: int, prefix: str = "lab-aws"
-) -> list[Sandbox]:
-    """Add ``count`` available sandboxes straight to the table (local stacks without a CSP).
-
-    Each put is conditional on the item not existing. The next ``sync`` marks items the
-    CSP does not list as stale, so against a real CSP seed the CSP instead.
-    """
-    now = time.time()
-    written: list[Sandbox] = []
-    for _ in range(count):
-        account = str(uuid.uuid4())
-        sandbox = Sandbox(
-            sandbox_id=account,
-            name=f"{prefix}-{account[:8]}",
-            external_id=f"identity/accounts/{account}",
-            status=SandboxStatus.AVAILABLE,
-            allocated_at=0,
-            created_at=now,
-            updated_at=now,
-        )
-        item = {
-            **{k: {"S": v} for k, v in sandbox_key(sandbox.sandbox_id).items()},
-            **to_item(sandbox.model_dump(mode="json")),
-        }
-        try:
-            await ddb.put_item(
-                TableName=table, Item=item, ConditionExpression="attribute_not_exists(PK)"
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            continue  # a uuid collision: vanishingly rare, and never overwrite
-        written.append(sandbox)
-    return written

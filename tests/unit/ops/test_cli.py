@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +26,6 @@ COMMANDS = [
     ["dlq", "purge"],
     ["pool", "stats"],
     ["pool", "list"],
-    ["pool", "seed"],
     ["jobs", "run"],
     ["status"],
 ]
@@ -48,7 +53,7 @@ def test_list_help_says_listing_raises_receive_counts() -> None:
 
 def test_the_apps_the_root_mounts_are_exported() -> None:
     assert {c.name for c in dlq_app.registered_commands} == {"list", "show", "replay", "purge"}
-    assert {c.name for c in pool_app.registered_commands} == {"stats", "list", "seed"}
+    assert {c.name for c in pool_app.registered_commands} == {"stats", "list"}
     assert {c.name for c in jobs_app.registered_commands} == {"run"}
     assert callable(status)
 
@@ -83,3 +88,40 @@ def test_status_looks_up_the_current_and_previous_scheduler_buckets() -> None:
     assert ids["sync"] == ("sched_sync_2000", "sched_sync_1999")
     assert ids["cleanup"] == ("sched_cleanup_4000", "sched_cleanup_3999")
     assert set(ids) == {"sync", "cleanup", "expire", "delete_stale"}
+
+
+def test_replay_at_a_terminal_asks_and_a_no_changes_nothing() -> None:
+    """Without --yes at a real terminal (a pty) the operator is asked; "n" is exit 2."""
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "producers.ops.cli", "dlq", "replay", "--queue", "jobs"],
+        cwd=Path(__file__).resolve().parents[3],
+        env={**env, **ENV, "COLUMNS": "200"},
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    seen = b""
+    try:
+        while b"[y/N]" not in seen:
+            chunk = os.read(primary, 1024)
+            assert chunk, seen
+            seen += chunk
+        os.write(primary, b"n\n")
+        assert proc.wait(timeout=30) == 2
+        while True:
+            try:
+                chunk = os.read(primary, 1024)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        proc.kill()
+        os.close(primary)
+    text = " ".join(seen.decode(errors="replace").split())
+    assert "Replay all matching messages" in text
+    assert "error: not confirmed: nothing to replay" in text
