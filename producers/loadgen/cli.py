@@ -154,7 +154,9 @@ def loadgen(
     poison_rate: float = typer.Option(
         0.0, help="Share of malformed messages sent before a request in its group (queue)."
     ),
-    connections: int = typer.Option(256, help="HTTP / AWS connection pool size."),
+    connections: int = typer.Option(
+        1000, help="HTTP / AWS connections at most (a burst's tracks each hold one)."
+    ),
     json_out: Path | None = typer.Option(None, help="Write options and figures as JSON here."),
     plot: Path | None = typer.Option(None, help="Latency-over-time plot: a .png or .html file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live progress."),

@@ -225,6 +225,7 @@ def make_target(options: LoadOptions) -> GatewayTarget | QueueTarget:
             options.gateway_url,
             options.token.get_secret_value(),
             connections=options.connections,
+            call_timeout_s=options.timeout_s,
         )
     assert options.aws_endpoint_url is not None
     has_credentials = bool(os.environ.get("AWS_ACCESS_KEY_ID"))

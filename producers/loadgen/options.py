@@ -75,7 +75,7 @@ class LoadOptions(BaseModel):
     track_prefix: str = Field("lg", pattern=r"^[A-Za-z0-9._:@-]{1,40}$")
     release: bool = False
     poison_rate: float = Field(0.0, ge=0, le=0.5)
-    connections: int = Field(256, ge=1, le=4096)
+    connections: int = Field(1000, ge=1, le=4096)
     poll_first_s: float = Field(0.1, gt=0, le=10)
     poll_max_s: float = Field(1.0, gt=0, le=60)
 

@@ -100,12 +100,14 @@ class _CountingTransport(httpx.AsyncBaseTransport):
 class GatewayTarget:
     """Tracks through the gateway, with the project's own track client."""
 
-    def __init__(self, url: str, token: str, *, connections: int) -> None:
+    def __init__(self, url: str, token: str, *, connections: int, call_timeout_s: float) -> None:
         self.calls: Counter[str] = Counter()
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         transport = _CountingTransport(httpx.AsyncHTTPTransport(limits=limits), self.calls)
-        # A generous per-call timeout: under a burst the pool queue is part of the wait.
-        self._client = TrackClient(url, token, timeout=30.0, transport=transport)
+        # Each HTTP call may take as long as the whole request: under a burst, waiting for a
+        # pooled connection or for an overloaded gateway to accept is part of the latency
+        # being measured, not a failure of the load generator.
+        self._client = TrackClient(url, token, timeout=call_timeout_s, transport=transport)
 
     async def submit(
         self, *, action: str, track_id: str, sandbox_id: str | None, within_s: float
