@@ -133,3 +133,9 @@ def test_unsupported_move_task_is_told_apart_from_transient_failures() -> None:
     assert dlq._unsupported(_client_error("NotImplemented", 501))
     assert not dlq._unsupported(_client_error("InternalError", 500)), "AWS: transient"
     assert not dlq._unsupported(_client_error("AccessDenied", 403))
+
+
+def test_the_reason_attribute_is_the_one_the_broker_writes() -> None:
+    from faststream_sqs.subscriber.settler import REJECT_REASON_ATTRIBUTE
+
+    assert dlq.REJECT_REASON_ATTRIBUTE == REJECT_REASON_ATTRIBUTE
