@@ -102,9 +102,25 @@ class Receiver:
         self._gate = gate
         self._deliver = deliver
         self._running = running
+        self._in_call: set[asyncio.Task[Any] | None] = set()
+
+    def stop(self, pollers: list[asyncio.Task[None]]) -> list[asyncio.Task[None]]:
+        """Stop polling: cancel the pollers between calls; return those with a call out.
+
+        A long poll cancelled on the client may still take messages on the server and
+        hand them to a closed connection, where they stay hidden until their visibility
+        lapses. So a call on the wire is let finish; its poller delivers what it brings
+        and ends (the subscriber, stopping, releases it).
+        """
+        busy = [task for task in pollers if task in self._in_call]
+        for task in pollers:
+            if task not in self._in_call:
+                task.cancel()
+        return busy
 
     async def poll(self) -> None:
         """One poller: reserve room for a batch, receive, deliver; until stopped."""
+        me = asyncio.current_task()
         while self._running():
             await self._gate.reserve(self._batch_size)
             unused = self._batch_size
@@ -112,7 +128,11 @@ class Receiver:
             try:
                 if not self._running():
                     return
-                messages = await self._receive()
+                self._in_call.add(me)
+                try:
+                    messages = await self._receive()
+                finally:
+                    self._in_call.discard(me)
                 if messages is None:
                     await asyncio.sleep(RECEIVE_ERROR_BACKOFF_S)
                     continue

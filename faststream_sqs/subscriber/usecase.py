@@ -7,7 +7,8 @@ them to FastStream's `process_message` and owns the shutdown order:
 1. stop receiving;
 2. release every message not yet started (visibility 0, at once);
 3. let running handlers finish, up to the broker's graceful_timeout (then cancel them and
-   release their messages);
+   release their messages), and the long polls on the wire come back (releasing what
+   they bring; see `Receiver.stop` for why they are not cancelled);
 4. flush the pending acks.
 """
 
@@ -53,6 +54,10 @@ if TYPE_CHECKING:
     from .config import SQSSubscriberConfig
 
 
+# How much longer than its WaitTimeSeconds a long poll may take to come back at shutdown.
+LONG_POLL_MARGIN_S = 5.0
+
+
 @dataclass(slots=True, kw_only=True)
 class _Runtime:
     """What a started subscriber runs with; rebuilt on every start."""
@@ -67,6 +72,8 @@ class _Runtime:
     receiver: Receiver
     pollers: int
     poller_tasks: list[asyncio.Task[None]]
+    late_releases: list[asyncio.Task[None]]
+    drained: asyncio.Future[None] | None = None
 
 
 class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
@@ -206,6 +213,7 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
                 fifo=info.fifo,
             ),
             poller_tasks=[],
+            late_releases=[],
         )
         return runtime
 
@@ -221,7 +229,12 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             runtime.deliveries.hold(message)
             runtime.heartbeat.track(message)
             fresh.append(message)
-        runtime.scheduler.submit(fresh)
+        if self.running:
+            runtime.scheduler.submit(fresh)
+        elif fresh:
+            # A receive that was on the wire when the subscriber stopped: give it all back.
+            runtime.gate.free(len(fresh))
+            runtime.late_releases.append(asyncio.create_task(runtime.settler.release_many(fresh)))
 
     def _is_repeat(self, runtime: _Runtime, message: ReceivedMessage) -> bool:
         """Whether `message` was delivered before and is held or deleted here (see dedup.py)."""
@@ -289,22 +302,34 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
 
     @override
     async def stop(self) -> None:
-        runtime, self._runtime = self._runtime, None
         self.running = False
+        runtime = self._runtime
         if runtime is not None:
-            await self._drain(runtime)
+            # One drain, however many callers (broker.stop and a StopConsume may race);
+            # the runtime stays in place meanwhile, for receives still coming back.
+            if runtime.drained is None:
+                runtime.drained = asyncio.ensure_future(self._drain(runtime))
+            await asyncio.shield(runtime.drained)
+            if self._runtime is runtime:
+                self._runtime = None
         await super().stop()
 
     async def _drain(self, runtime: _Runtime) -> None:
-        for task in runtime.poller_tasks:
-            task.cancel()
-        await asyncio.gather(*runtime.poller_tasks, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        timeout = self._outer_config.graceful_timeout
+        deadline = None if timeout is None else loop.time() + timeout
 
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - loop.time())
+
+        # A long poll on the wire ends by itself within wait_time_s; it is waited for even
+        # past the graceful timeout (see Receiver.stop), but not longer than that.
+        polls_end = loop.time() + self.config.wait_time_s + LONG_POLL_MARGIN_S
+        receiving = runtime.receiver.stop(runtime.poller_tasks)
         unstarted = runtime.scheduler.close()
         await runtime.settler.release_many(unstarted)
 
-        timeout = self._outer_config.graceful_timeout
-        if not await runtime.scheduler.wait_idle(timeout):
+        if not await runtime.scheduler.wait_idle(left()):
             interrupted = await runtime.scheduler.cancel()
             await runtime.settler.release_many(interrupted)
             self._log(
@@ -312,6 +337,12 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
                 f"graceful timeout ({timeout} s) passed: {len(interrupted)} handlers cancelled",
                 extra=self.get_log_context(None),
             )
+        if receiving:
+            _, late = await asyncio.wait(receiving, timeout=max(0.0, polls_end - loop.time()))
+            for task in late:  # SQS did not answer in time: stop waiting
+                task.cancel()
+            await asyncio.gather(*receiving, return_exceptions=True)
+        await asyncio.gather(*runtime.late_releases)
         await runtime.acks.close()
         structlog.get_logger(__name__).info(
             "subscriber_stopped", queue=self.queue, released=len(unstarted)

@@ -193,7 +193,7 @@ async def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
     )
 
 
-async def drain(sqs: Any, url: str, *, wait_s: int = 1) -> list[dict[str, Any]]:
+async def drain(sqs: Any, url: str, *, wait_s: int = 0) -> list[dict[str, Any]]:
     """Receive (and delete) everything visible on a queue."""
     received: list[dict[str, Any]] = []
     while True:
