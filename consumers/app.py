@@ -29,6 +29,7 @@ from consumers.csp.client import CspClient, csp_http_client
 from consumers.csp.errors import CspError
 from consumers.handlers import Handlers
 from consumers.metrics import BrokerMetrics
+from consumers.queue_metrics import QueueSampler
 from consumers.services.allocation import AllocationService
 from consumers.services.jobs import JobService, JobSettings
 from consumers.services.replies import ReplyFactory
@@ -67,6 +68,8 @@ AWS_CONFIG = AioConfig(
 )
 #: Seconds between pool gauge samples (five Query COUNTs each: cheap, never a Scan).
 POOL_SAMPLE_INTERVAL_S = 30.0
+#: Seconds between queue depth samples (four GetQueueAttributes).
+QUEUE_SAMPLE_INTERVAL_S = 15.0
 
 
 @dataclass
@@ -168,6 +171,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
+        sampler_stop = asyncio.Event()
         async with AsyncExitStack() as stack:
             ddb = await stack.enter_async_context(
                 get_session().create_client(
@@ -214,10 +218,27 @@ def create_app(
                 metrics=metrics,
                 publish_deletes=publish_deletes,
             )
+            sqs = await stack.enter_async_context(
+                get_session().create_client(
+                    "sqs",
+                    endpoint_url=settings.aws_endpoint_url,
+                    region_name=settings.aws_region,
+                    config=aws_config,
+                )
+            )
+            sampler = QueueSampler(
+                sqs,
+                queues=[names.requests_queue, names.jobs_queue],
+                dlqs=[names.requests_dlq, names.jobs_dlq],
+                registry=registry,
+                interval_s=QUEUE_SAMPLE_INTERVAL_S,
+            )
+            rt.tasks.append(asyncio.create_task(sampler.run(sampler_stop)))
             rt.tasks.append(asyncio.create_task(_sample_pool(pool, metrics)))
             try:
                 yield
             finally:
+                sampler_stop.set()
                 for task in rt.tasks:
                     task.cancel()
                 for task in rt.tasks:

@@ -61,6 +61,7 @@ class Handlers:
     publish_deletes: PublishDeletes
 
     async def on_request(self, message: RequestMessage, delivery: Delivery) -> ReplyRecord:
+        self.metrics.receive_count.labels(action=message.type).observe(delivery.receive_count)
         with bound_contextvars(
             request_id=message.request_id,
             track_id=message.track_id,
@@ -81,6 +82,7 @@ class Handlers:
 
     async def on_job(self, job: JobMessage, delivery: Delivery) -> ReplyRecord | None:
         """Run one job; None when the message was nacked for a later retry (not terminal)."""
+        self.metrics.receive_count.labels(action=job.type).observe(delivery.receive_count)
         with bound_contextvars(
             request_id=job.request_id,
             action=job.type,

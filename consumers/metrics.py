@@ -59,6 +59,13 @@ class BrokerMetrics:
             ["action", "status", "code"],
             registry=registry,
         )
+        self.receive_count = Histogram(
+            "broker_message_receive_count",
+            "ApproximateReceiveCount of each message handled, by type (redeliveries show here)",
+            ["action"],
+            buckets=(1, 2, 3, 4, 5, 10),
+            registry=registry,
+        )
         self.pool = Gauge(
             "broker_pool_sandboxes",
             "Sandboxes in the pool by status (sampled with Query COUNT, never Scan)",

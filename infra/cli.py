@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +21,7 @@ from infra.fake_csp import fake_csp_app
 from infra.logging import configure_logging
 from infra.provision import provision
 from producers.cli import gateway_app, track_app
+from producers.ops.cli import dlq_app, jobs_app, pool_app, status
 from schemas.settings import CommonSettings
 
 app = typer.Typer(
@@ -32,8 +35,10 @@ app.add_typer(infra_app, name="infra")
 app.add_typer(fake_csp_app, name="fake-csp")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(track_app, name="track")
-pool_app = typer.Typer(help="Inspect and seed the sandbox pool.", no_args_is_help=True)
 app.add_typer(pool_app, name="pool")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(jobs_app, name="jobs")
+app.command("status")(status)
 
 err = Console(stderr=True)
 
@@ -158,11 +163,25 @@ def consumer_cmd() -> None:
             )
         )
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            server.should_exit = True
+            # Safety net: a drain that cannot finish (its AWS endpoint vanished mid-shutdown)
+            # must not leave the process behind; an orchestrator would SIGKILL it anyway.
+            watchdog = threading.Timer(settings.shutdown_timeout_s + 30, _give_up_drain)
+            watchdog.daemon = True
+            watchdog.start()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+            loop.add_signal_handler(sig, stop)
         await server.serve()
 
     asyncio.run(run())
+
+
+def _give_up_drain() -> None:
+    err.print("error: shutdown did not finish within its deadline; exiting")
+    os._exit(1)
 
 
 @app.command("scheduler")

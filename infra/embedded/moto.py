@@ -3,8 +3,15 @@
 1. DynamoDB requests are serialised by one lock. moto's threaded server is not thread-safe
    for DynamoDB: two concurrent conditional ``TransactWriteItems`` on one item can both
    succeed (real DynamoDB never lets that happen) or fail with a 500 ("dictionary changed
-   size during iteration"). The lock is held only around DynamoDB requests, never around
-   SQS, so a 20 s long poll never blocks anything.
+   size during iteration").
+   Its SQS is not thread-safe either: concurrent ReceiveMessage calls on one FIFO queue
+   fail with a 500 ("Set changed size during iteration" in ``pending_message_groups``) —
+   seen here as hundreds of failed receives in a 200-track burst. So SQS requests take a
+   second lock. A lock must never be held across a long poll, so ReceiveMessage is run
+   with ``WaitTimeSeconds=0`` under the lock and the wait happens here, outside it: the
+   call is retried whenever a send or visibility change may have made a message
+   receivable (a condition variable), and at least every ``LONG_POLL_RECHECK_S`` (for
+   visibility timeouts and delays that lapse on their own), until the caller's wait ends.
 2. moto's SQS checks every queued message's visibility through datetime arithmetic on every
    call (1.8 s per SendMessageBatch at 1,000 queued FIFO messages). Pointing
    ``moto.sqs.models.unix_time_millis`` at ``time.time() * 1000`` computes the same number
@@ -13,6 +20,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import threading
@@ -41,11 +49,24 @@ def _fast_unix_time_millis(dt: Any = None) -> float:
     return time.time() * 1000.0
 
 
+def _visible(message: Any) -> bool:
+    return bool(_fast_unix_time_millis() >= message.visible_at)
+
+
 def patch_sqs_clock() -> None:
-    """Make moto's SQS visibility checks cheap (same value, no datetime arithmetic)."""
+    """Make moto's SQS visibility checks cheap and exact.
+
+    Cheap: the same number without datetime arithmetic. Exact: moto tests ``now >
+    visible_at``, so a message released with ChangeMessageVisibility 0 in the same
+    millisecond still counts as in flight and its FIFO group as pending; the next receive
+    can then deliver the group's later messages first — an order violation AWS never
+    commits (seen about once in ten list-then-replay runs of the DLQ tools). ``>=`` makes
+    "visible now" mean visible now.
+    """
     if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guarded by the pin
         raise RuntimeError(f"embedded moto patches expect moto {MOTO_VERSION}")
     sqs_models.unix_time_millis = _fast_unix_time_millis  # type: ignore[attr-defined]
+    sqs_models.Message.visible = property(_visible)  # type: ignore[method-assign, assignment]
 
 
 #: Path of the call counter the embedded server adds beside moto's own API (GET, DELETE).
@@ -61,8 +82,23 @@ _THROTTLE_BODY = json.dumps(
 ).encode()
 
 
-class DynamoDBLock:
-    """WSGI middleware: one DynamoDB request at a time; everything else passes through.
+#: While emulating a long poll, look again at least this often (lapsed visibility, delays).
+LONG_POLL_RECHECK_S = 0.25
+#: SQS actions after which a waiting receive may find something.
+_SQS_WAKERS = frozenset(
+    {
+        "AmazonSQS.SendMessage",
+        "AmazonSQS.SendMessageBatch",
+        "AmazonSQS.ChangeMessageVisibility",
+        "AmazonSQS.ChangeMessageVisibilityBatch",
+        "AmazonSQS.DeleteMessage",  # a FIFO group's next message becomes receivable
+        "AmazonSQS.DeleteMessageBatch",
+    }
+)
+
+
+class SerialisingMiddleware:
+    """WSGI middleware: one DynamoDB request at a time, one SQS request at a time.
 
     It also counts calls per API action (``X-Amz-Target``, e.g. ``DynamoDB_20120810.Query``,
     ``AmazonSQS.ReceiveMessage``), served as JSON at ``/_embedded/calls`` so benchmarks can
@@ -72,6 +108,7 @@ class DynamoDBLock:
     def __init__(self, app: WSGIApp) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._sqs = threading.Condition()
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self.dynamodb_throttle_rate = 0.0
@@ -87,14 +124,40 @@ class DynamoDBLock:
         if target:
             with self._counts_lock:
                 self._counts[target] += 1
+        if target.startswith("AmazonSQS."):
+            return self._sqs_call(target, environ, start_response)
         if not target.startswith("DynamoDB"):
             return self._app(environ, start_response)
         if self.dynamodb_throttle_rate and self._rng.random() < self.dynamodb_throttle_rate:
             start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")])
             return [_THROTTLE_BODY]
         with self._lock:
-            # Materialise the body inside the lock: moto builds it lazily from live state.
-            return list(self._app(environ, start_response))
+            return _call(self._app, environ, start_response)
+
+    def _sqs_call(
+        self, target: str, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        if target != "AmazonSQS.ReceiveMessage":
+            with self._sqs:
+                chunks = _call(self._app, environ, start_response)
+                if target in _SQS_WAKERS:
+                    self._sqs.notify_all()
+            return chunks
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        request = json.loads(raw or b"{}")
+        wait_s = float(request.get("WaitTimeSeconds", 0) or 0)
+        request["WaitTimeSeconds"] = 0
+        deadline = time.monotonic() + wait_s
+        with self._sqs:
+            while True:
+                status, headers, body = _capture(self._app, environ, json.dumps(request))
+                left = deadline - time.monotonic()
+                if left <= 0 or not status.startswith("200") or _has_messages(body):
+                    break
+                # Condition.wait releases the lock while waiting: other SQS calls go on.
+                self._sqs.wait(timeout=min(left, LONG_POLL_RECHECK_S))
+        start_response(status, headers)
+        return [body]
 
     def _faults(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("REQUEST_METHOD") == "POST":
@@ -111,6 +174,32 @@ class DynamoDBLock:
                 self._counts.clear()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+
+
+def _call(app: WSGIApp, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    # Materialise the body inside the lock: moto builds it lazily from live state.
+    return list(app(environ, start_response))
+
+
+def _capture(app: WSGIApp, environ: dict[str, Any], body: str) -> tuple[str, list[Any], bytes]:
+    """Run one request with a replaced JSON body; return status, headers and body."""
+    data = body.encode()
+    env = dict(environ, CONTENT_LENGTH=str(len(data)))
+    env["wsgi.input"] = io.BytesIO(data)
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
+        seen["status"], seen["headers"] = status, headers
+
+    out = b"".join(app(env, start_response))
+    return seen["status"], seen["headers"], out
+
+
+def _has_messages(body: bytes) -> bool:
+    try:
+        return bool(json.loads(body or b"{}").get("Messages"))
+    except ValueError:
+        return True  # not JSON: let the caller see whatever it is
 
 
 class EmbeddedMoto:
@@ -130,7 +219,7 @@ class EmbeddedMoto:
 
     def start(self) -> EmbeddedMoto:
         patch_sqs_clock()
-        app = DynamoDBLock(DomainDispatcherApplication(create_backend_app))
+        app = SerialisingMiddleware(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

@@ -147,6 +147,8 @@ class Stack:
                         log_config=None,  # this process configured logging
                         access_log=False,  # the gateway logs one line per request itself
                         lifespan="off",
+                        # keep-alive pollers must not hold a drain open
+                        timeout_graceful_shutdown=5,
                     )
                 )
                 tasks.append(asyncio.create_task(gateway.serve()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -74,11 +75,13 @@ def start_stack(tmp: Path, *, pool_size: int, consumers: int = 1, env: dict | No
             env=child_env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a timeout kills it whole
         )
     deadline = time.monotonic() + START_TIMEOUT_S
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError(f"stack did not start:\n{log.read_text()[-4000:]}")
         time.sleep(0.1)  # polling a file another process writes; there is no event to wait on
     return RunningStack(json.loads(ready.read_text()), proc, log)
@@ -90,7 +93,8 @@ def stop_stack(stack: RunningStack) -> int:
     try:
         return stack.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        stack.process.kill()
+        os.killpg(stack.process.pid, signal.SIGKILL)
+        stack.process.wait()
         raise
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import httpx
 import pytest
 
 from producers.track_client import (
@@ -76,6 +77,17 @@ async def test_exhausted_pool_answers_no_sandboxes(tmp_path) -> None:
         assert stop_stack(running) == 0
 
 
+def burst_client(running: RunningStack) -> TrackClient:
+    """One client for hundreds of concurrent tracks: enough connections for all of them."""
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    return TrackClient(
+        running.url,
+        running.info["track_token"],
+        timeout=60,
+        transport=httpx.AsyncHTTPTransport(limits=limits),
+    )
+
+
 async def _allocate_all(client: TrackClient, tracks: list[str]):
     async def one(track: str):
         accepted = await client.submit_allocate(track, timeout=60)
@@ -88,7 +100,7 @@ async def test_200_tracks_against_150_sandboxes(tmp_path) -> None:
     """Exactly 150 distinct sandboxes, 50 NO_SANDBOXES_AVAILABLE, no double allocation."""
     running = start_stack(tmp_path, pool_size=150, consumers=2)
     try:
-        async with TrackClient(running.url, running.info["track_token"], timeout=30) as client:
+        async with burst_client(running) as client:
             results = await _allocate_all(client, [f"burst-{i:03d}" for i in range(200)])
     finally:
         assert stop_stack(running) == 0
@@ -103,7 +115,7 @@ async def test_200_tracks_against_150_sandboxes(tmp_path) -> None:
 async def test_three_concurrent_allocates_per_track_give_one_sandbox(tmp_path) -> None:
     running = start_stack(tmp_path, pool_size=100, consumers=2)
     try:
-        async with TrackClient(running.url, running.info["track_token"], timeout=30) as client:
+        async with burst_client(running) as client:
             tracks = [f"triple-{t:02d}" for t in range(50) for _ in range(3)]
             results = await _allocate_all(client, tracks)
     finally:

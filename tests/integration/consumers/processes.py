@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.embedded.children import preexec_die_with_parent
 from schemas.settings import CommonSettings
 
 
@@ -69,5 +70,7 @@ def start_consumer(
             env=child_env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            # the kernel SIGTERMs it if this test process dies first (no orphans)
+            preexec_fn=preexec_die_with_parent(),
         )
     return ConsumerProcess(proc, log, port)
