@@ -9,7 +9,7 @@ so the outcome, the ownership and the answer become durable together or not at a
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -89,6 +89,28 @@ class StoreConflictError(Exception):
     """A transaction lost a race on an item (TransactionConflict): safe to retry."""
 
 
+def _status_query(table: str, status: SandboxStatus) -> dict[str, Any]:
+    """Query arguments for one status on StatusIndex (the only way the pool is listed)."""
+    return {
+        "TableName": table,
+        "IndexName": STATUS_INDEX,
+        "KeyConditionExpression": "#s = :s",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":s": {"S": status.value}},
+    }
+
+
+async def _applied(call: Awaitable[object]) -> bool:
+    """Run a conditional write: True when it applied, False when its condition refused it."""
+    try:
+        await call
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def _reasons(exc: ClientError) -> list[dict[str, Any]]:
     return list(cast(dict[str, Any], exc.response).get("CancellationReasons", []))
 
@@ -115,14 +137,7 @@ class PoolStore:
         start_key: dict[str, Any] | None = None,
     ) -> tuple[list[Sandbox], dict[str, Any] | None]:
         """One page of ``available`` sandboxes from StatusIndex (eventually consistent)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": SandboxStatus.AVAILABLE.value}},
-            "Limit": limit,
-        }
+        kwargs = _status_query(self.table, SandboxStatus.AVAILABLE) | {"Limit": limit}
         if name_prefix:
             kwargs["FilterExpression"] = "begins_with(#n, :p)"
             kwargs["ExpressionAttributeNames"]["#n"] = "name"
@@ -137,14 +152,7 @@ class PoolStore:
         self, status: SandboxStatus, *, page_size: int = 100, before: float | None = None
     ) -> AsyncIterator[Sandbox]:
         """Every sandbox in one status (optionally allocated_at < before), page by page."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": status.value}},
-            "Limit": page_size,
-        }
+        kwargs = _status_query(self.table, status) | {"Limit": page_size}
         if before is not None:
             kwargs["KeyConditionExpression"] += " AND allocated_at < :b"
             kwargs["ExpressionAttributeValues"][":b"] = to_attr(before)
@@ -158,14 +166,7 @@ class PoolStore:
 
     async def count(self, status: SandboxStatus) -> int:
         """How many sandboxes are in one status (Query COUNT on StatusIndex, no Scan)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": status.value}},
-            "Select": "COUNT",
-        }
+        kwargs = _status_query(self.table, status) | {"Select": "COUNT"}
         total = 0
         while True:
             resp = await self._ddb.query(**kwargs)
@@ -200,17 +201,13 @@ class PoolStore:
             created_at=sandbox.created_at or now,
             updated_at=now,
         )
-        try:
-            await self._ddb.put_item(
+        return await _applied(
+            self._ddb.put_item(
                 TableName=self.table,
                 Item={**_key(sandbox_key(sandbox.sandbox_id)), **to_item(values)},
                 ConditionExpression="attribute_not_exists(PK)",
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        )
 
     async def claim(
         self,
@@ -435,8 +432,8 @@ class PoolStore:
         Never touches an allocated, pending_deletion or deletion_failed item: the condition
         admits only a missing, available or stale item. False when the condition refused.
         """
-        try:
-            await self._ddb.update_item(
+        return await _applied(
+            self._ddb.update_item(
                 TableName=self.table,
                 Key=_key(sandbox_key(sandbox.sandbox_id)),
                 UpdateExpression=(
@@ -459,11 +456,7 @@ class PoolStore:
                     **({":sf": {"S": sandbox.sfdc_account_id}} if sandbox.sfdc_account_id else {}),
                 },
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        )
 
     async def mark_stale(self, sandbox_id: str, *, now: float) -> bool:
         """available → stale (the CSP no longer lists it); False when it is no longer available."""
@@ -526,8 +519,8 @@ class PoolStore:
     async def _conditional_update(
         self, sandbox_id: str, *, update: str, condition: str, values: dict[str, Any]
     ) -> bool:
-        try:
-            await self._ddb.update_item(
+        return await _applied(
+            self._ddb.update_item(
                 TableName=self.table,
                 Key=_key(sandbox_key(sandbox_id)),
                 UpdateExpression=update,
@@ -535,28 +528,20 @@ class PoolStore:
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        )
 
     async def _conditional_delete(
         self, sandbox_id: str, condition: str, values: dict[str, Any]
     ) -> bool:
-        try:
-            await self._ddb.delete_item(
+        return await _applied(
+            self._ddb.delete_item(
                 TableName=self.table,
                 Key=_key(sandbox_key(sandbox_id)),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        )
 
 
 def _pointer(values: dict[str, Any]) -> TrackPointer:
