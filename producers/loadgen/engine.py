@@ -77,6 +77,7 @@ class _Run:
         self.t0 = 0.0
         self.stop_at = 0.0
         self.tasks: set[asyncio.Task[None]] = set()
+        self.aborted: Exception | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
@@ -187,11 +188,13 @@ class _Run:
         elif o.rate is not None:
             for i in range(o.requests):
                 due = i / o.rate
-                if due >= o.duration_s:
+                if due >= o.duration_s or self.aborted is not None:
                     break
                 wait = due - self.now()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                if self.aborted is not None:
+                    break
                 self.spawn(self.one(i))
         else:
             assert o.concurrency is not None
@@ -199,20 +202,30 @@ class _Run:
 
             async def worker() -> None:
                 for i in counter:
-                    if self.now() >= o.duration_s:
+                    if self.now() >= o.duration_s or self.aborted is not None:
                         return
                     await self.one(i)
 
             for _ in range(min(o.concurrency, o.requests)):
                 self.spawn(worker())
         while self.tasks:  # poison reads are spawned while requests run
+            if self.aborted is not None:
+                for task in self.tasks:
+                    task.cancel()
             await asyncio.wait(set(self.tasks))
 
     async def report(self, on_progress: ProgressCallback | None) -> None:
+        """Call ``on_progress`` regularly; if it raises, the run is stopped with that error."""
         while True:
             self.progress.elapsed_s = self.now()
             if on_progress is not None:
-                on_progress(self.progress)
+                try:
+                    on_progress(self.progress)
+                except Exception as exc:
+                    self.aborted = exc
+                    for task in list(self.tasks):
+                        task.cancel()  # paced() cancels any started after this, too
+                    return
             self.progress.recent_ms = self.progress.recent_ms[-2000:]
             await asyncio.sleep(PROGRESS_EVERY_S)
 
@@ -247,6 +260,8 @@ async def run_load(
     """Run the load described by ``options``; the records and figures.
 
     ``target`` defaults to the one the options name (tests pass an in-memory one).
+    ``on_progress`` is called every half second; raising from it stops the run (a harness
+    that sees its stack die does not wait out every request's timeout).
     """
     target = target or make_target(options)
     if isinstance(target, QueueTarget):
@@ -269,6 +284,8 @@ async def run_load(
                 await asyncio.gather(*stuck, return_exceptions=True)
             finally:
                 reporter.cancel()
+            if run.aborted is not None:
+                raise RuntimeError(f"load run stopped: {run.aborted}") from run.aborted
             for record in run.records:  # cancelled by the hard stop: never answered
                 if record.outcome is None:
                     run.finish(record, NO_REPLY)

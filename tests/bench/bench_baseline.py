@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 folder,
                 f"r{rnd}",
+                stack=s,
             )
             sm = result.summary
             lat, written = sm.latency["allocate"], sm.reply_written["allocate"]

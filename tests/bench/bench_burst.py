@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
                     gateway_load(s, burst=True, requests=args.tracks, timeout_s=args.timeout),
                     folder,
                     f"r{rnd}-c{n}",
+                    stack=s,
                 )
             sm = result.summary
             lat = sm.latency["allocate"]

@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 gateway_load(s, burst=True, requests=args.tracks, timeout_s=args.timeout),
                 folder,
                 f"r{rnd}-calm",
+                stack=s,
             ).summary
             left = args.pool - calm.distinct_sandboxes
             s.set_throttle(args.throttle)

@@ -151,18 +151,21 @@ def main(argv: list[str] | None = None) -> int:
                 gateway_load(s, concurrency=1, requests=args.n, timeout_s=60, duration_s=600),
                 folder,
                 f"r{rnd}-gateway-c1",
+                stack=s,
             ).summary
             m1 = s.metrics()
             q = run(
                 queue_load(s, concurrency=1, requests=args.n, timeout_s=60, duration_s=600),
                 folder,
                 f"r{rnd}-queue-c1",
+                stack=s,
             ).summary
             m2 = s.metrics()
             burst = run(
                 gateway_load(s, burst=True, requests=args.concurrent, timeout_s=120),
                 folder,
                 f"r{rnd}-gateway-burst{args.concurrent}",
+                stack=s,
             ).summary
             m3 = s.metrics()
             direct = asyncio.run(direct_claims(s, args.n, f"r{rnd}"))

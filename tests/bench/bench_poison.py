@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                 queue_load(s, burst=True, requests=args.tracks, timeout_s=args.timeout),
                 folder,
                 f"r{rnd}-clean",
+                stack=s,
             ).summary
             mixed = run(
                 queue_load(
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 folder,
                 f"r{rnd}-poison",
+                stack=s,
             ).summary
             # The last poison message may still be on its way to the DLQ: wait for it.
             deadline = time.monotonic() + 60

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                 gateway_load(s, rate=rate, requests=requests, duration_s=args.step, timeout_s=60),
                 folder,
                 f"rate-{rate:g}",
+                stack=s,
             )
             sm = result.summary
             lat = sm.latency["allocate"]

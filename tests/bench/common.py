@@ -73,10 +73,16 @@ def queue_load(stack: BenchStack, **kwargs: Any) -> LoadOptions:
     )
 
 
-def run(options: LoadOptions, folder: Path, label: str) -> LoadResult:
-    """One load run; its JSON and plot land in ``folder`` under ``label``."""
+def run(
+    options: LoadOptions, folder: Path, label: str, *, stack: BenchStack | None = None
+) -> LoadResult:
+    """One load run; its JSON and plot land in ``folder`` under ``label``.
+
+    With ``stack``, the run stops as soon as the stack or one of its consumers dies.
+    """
     started = time.monotonic()
-    result = asyncio.run(run_load(options))
+    watchdog = (lambda _: stack.check_alive()) if stack is not None else None
+    result = asyncio.run(run_load(options, on_progress=watchdog))
     (folder / f"{label}.json").write_text(result_json(result))
     try:
         write_plot(folder / f"{label}.png", result.records, result.summary)

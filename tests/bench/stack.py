@@ -115,6 +115,20 @@ class BenchStack:
         self.extra.append(consumer)
         return consumer
 
+    def check_alive(self) -> None:
+        """Raise when `up` or one of its consumers is gone (something outside killed it)."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the stack exited ({self.process.returncode})")
+        for pid in self.info["consumer_pids"]:
+            try:
+                os.kill(pid, 0)
+                with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead too
+                    dead = stat.read().split(")")[-1].split()[0] == "Z"
+            except (ProcessLookupError, FileNotFoundError):
+                dead = True
+            if dead:
+                raise RuntimeError(f"consumer {pid} of the stack died (killed from outside?)")
+
     def queue_depth(self, queue: str) -> int:
         """Visible plus in-flight messages of one queue (name without the prefix)."""
         sqs = boto3.client(

@@ -86,3 +86,20 @@ async def test_reused_tracks_get_their_own_sandbox_again(tracks: int) -> None:
     )
     assert result.summary.distinct_sandboxes == tracks
     assert sum(r.idempotent for r in result.records) == 6 - tracks
+
+
+async def test_a_progress_callback_that_raises_stops_the_run() -> None:
+    """A harness whose stack died stops the run instead of waiting out every timeout."""
+
+    def watchdog(progress) -> None:
+        if progress.started:
+            raise RuntimeError("the stack died")
+
+    target = FakeTarget(pool=5, silent=set(range(100)))
+    with pytest.raises(RuntimeError, match="load run stopped: the stack died"):
+        await run_load(
+            LoadOptions(rate=50, requests=100, timeout_s=600, duration_s=600, **FAST),
+            target=target,
+            on_progress=watchdog,
+        )
+    assert target.calls["submit"] < 100
