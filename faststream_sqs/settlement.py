@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import structlog
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -51,6 +53,19 @@ class Settler(Protocol):
     async def reject(self, message: ReceivedMessage, reason: str) -> None: ...
 
     async def release_many(self, messages: Sequence[ReceivedMessage]) -> None: ...
+
+
+def log_rejection(message: ReceivedMessage, *, policy: RejectPolicy, reason: str) -> None:
+    """The one structured line every rejection leaves, whatever the policy does next."""
+    structlog.get_logger(__name__).warning(
+        "message_rejected",
+        queue=message.queue.name,
+        message_id=message.message_id,
+        message_group=message.message_group_id,
+        receive_count=message.receive_count,
+        policy=policy,
+        reason=reason,
+    )
 
 
 def visibility_seconds(delay_s: float) -> int:

@@ -32,7 +32,7 @@ from faststream_sqs.publisher.batch import (
 )
 from faststream_sqs.publisher.producer import SQSProducer, build_entries
 from faststream_sqs.queue import QueueInfo, is_fifo_name, queue_name_of
-from faststream_sqs.settlement import ReceivedMessage, RejectPolicy, Settlement
+from faststream_sqs.settlement import ReceivedMessage, RejectPolicy, Settlement, log_rejection
 from faststream_sqs.subscriber.usecase import SQSSubscriber
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class MemorySettler:
         self.visibility[message.message_id] = timeout_s
 
     async def reject(self, message: ReceivedMessage, reason: str) -> None:
+        log_rejection(message, policy=self.reject_policy, reason=reason)
         self.reject_reasons[message.message_id] = reason
 
     async def release_many(self, messages: Sequence[ReceivedMessage]) -> None:
@@ -122,7 +123,10 @@ class FakeSQSProducer(SQSProducer):
                 settler=MemorySettler(reject=subscriber.config.reject),
             )
             self.deliveries.append(message)
-            await subscriber.process_message(message)
+            try:
+                await subscriber.process_message(message)
+            finally:
+                await subscriber.settle_leftover(message)
         return str(data["MessageId"])
 
     @override

@@ -126,9 +126,9 @@ class SQSProducer(ProducerProto[SQSPublishCommand]):
     @override
     async def publish(self, cmd: SQSPublishCommand) -> str:
         """Send one message; return its SQS MessageId."""
+        client, queues = self._connected()
         entries = await build_entries(cmd, codec=self.codec, serializer=self.serializer)
         check_before_sending(cmd.destination, entries)
-        client, queues = self._connected()
         info = await queues.info(cmd.destination)
         check_deduplication(info, entries)
         (entry,) = entries
@@ -140,9 +140,9 @@ class SQSProducer(ProducerProto[SQSPublishCommand]):
     @override
     async def publish_batch(self, cmd: SQSPublishCommand) -> SQSPublishBatchResult:
         """Send many messages in as few SendMessageBatch calls as fit; report every entry."""
+        client, queues = self._connected()
         entries = await build_entries(cmd, codec=self.codec, serializer=self.serializer)
         check_before_sending(cmd.destination, entries)
-        client, queues = self._connected()
         info = await queues.info(cmd.destination)
         check_deduplication(info, entries)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from faststream_sqs.acks import chunks
-from faststream_sqs.settlement import Settlement
+from faststream_sqs.settlement import Settlement, log_rejection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -101,15 +101,7 @@ class SQSSettler:
             )
 
     async def reject(self, message: ReceivedMessage, reason: str) -> None:
-        structlog.get_logger(__name__).warning(
-            "message_rejected",
-            queue=self._queue.name,
-            message_id=message.message_id,
-            message_group=message.message_group_id,
-            receive_count=message.receive_count,
-            policy=self._reject,
-            reason=reason,
-        )
+        log_rejection(message, policy=self._reject, reason=reason)
         if self._reject == "delete":
             await self.ack(message)
         elif self._reject == "dlq" and self._dead_letter_queue is not None:

@@ -284,16 +284,21 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
                 app.exit()
         except Exception:  # noqa: S110
             pass  # logged by FastStream's CriticalLogMiddleware, settled by its ack policy
+        await self.settle_leftover(message)
+        # A rejected message is gone (dlq, delete) or will never be handled (redrive):
+        # its group goes on. A released one will come back, so its group must wait.
+        return message.settlement in (Settlement.ACKED, Settlement.REJECTED)
+
+    async def settle_leftover(self, message: ReceivedMessage) -> None:
+        """Release a message nobody settled (AckPolicy.MANUAL, or no handler matched).
+
+        Let go now rather than held invisible until its visibility lapses.
+        """
         if message.settlement is None:
-            # AckPolicy.MANUAL and nothing settled, or no handler matched: let it go
-            # now rather than hold it invisible until its timeout.
             structlog.get_logger(__name__).warning(
                 "message_unsettled", queue=self.queue, message_id=message.message_id
             )
             await message.nack()
-        # A rejected message is gone (dlq, delete) or will never be handled (redrive):
-        # its group goes on. A released one will come back, so its group must wait.
-        return message.settlement in (Settlement.ACKED, Settlement.REJECTED)
 
     def _stop_soon(self) -> None:
         # stop() waits for running handlers, this one included: it cannot be awaited here.
