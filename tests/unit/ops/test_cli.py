@@ -53,7 +53,8 @@ def test_list_help_says_listing_raises_receive_counts() -> None:
 
 def test_the_apps_the_root_mounts_are_exported() -> None:
     assert {c.name for c in dlq_app.registered_commands} == {"list", "show", "replay", "purge"}
-    assert {c.name for c in pool_app.registered_commands} == {"stats", "list"}
+    # the root CLI adds its own `seed` to this app when it is imported
+    assert {"stats", "list"} <= {c.name for c in pool_app.registered_commands}
     assert {c.name for c in jobs_app.registered_commands} == {"run"}
     assert callable(status)
 
