@@ -7,15 +7,15 @@
     @broker.subscriber("requests.fifo", max_workers=8, reject="redrive")
     async def handle(body: Request, msg: SQSMessage) -> None: ...
 
-`SQSMessage` here is the context annotation (``Annotated[SQSMessage, Context("message")]``)
-handlers use; the class itself is `faststream_sqs.message.SQSMessage`.
+A handler gets the message by annotating a parameter with `SQSMessage` (the class), or with
+`Annotated[SQSMessage, Context("message")]` (`faststream_sqs.annotations.SQSMessage`).
 """
 
-from faststream_sqs.annotations import SQSMessage
 from faststream_sqs.broker.broker import SQSBroker
 from faststream_sqs.broker.config import SQSBrokerConfig, SQSNotConnectedError
 from faststream_sqs.broker.router import SQSRoute, SQSRoutePublisher, SQSRouter
 from faststream_sqs.errors import SQSError
+from faststream_sqs.message import SQSMessage
 from faststream_sqs.parser import SQSDecodeError
 from faststream_sqs.publisher.batch import (
     SQSDeduplicationError,

@@ -23,7 +23,7 @@ from faststream_sqs import (
     SQSResponse,
     SQSRouter,
 )
-from faststream_sqs.message import SQSMessage as SQSMessageClass
+from faststream_sqs.annotations import SQSMessage as SQSMessageAnnotation
 
 
 class Item(BaseModel):
@@ -106,19 +106,22 @@ class BrokerCases:
     async def test_raw_message_through_context_annotation(self, env: BrokerEnv) -> None:
         queue = await env.queue()
         broker = await env.broker()
-        seen: list[SQSMessageClass] = []
+        seen: list[SQSMessage] = []
 
         @broker.subscriber(queue, **env.subscriber_options)
         async def handle(
-            body: dict[str, Any], message: Annotated[SQSMessageClass, Context("message")]
+            body: dict[str, Any],
+            message: Annotated[SQSMessage, Context("message")],
+            same: SQSMessageAnnotation,
         ) -> None:
+            assert same is message
             seen.append(message)
 
         async with env.running(broker) as br:
             await br.publish({"x": 1}, queue=queue)
             await env.wait_until(lambda: len(seen) == 1)
 
-        assert isinstance(seen[0], SQSMessageClass)
+        assert isinstance(seen[0], SQSMessage)
         assert seen[0].message_group_id is None
         assert seen[0].receive_count == 1
 

@@ -27,6 +27,7 @@ from faststream_sqs import (
 )
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
 from faststream_sqs.subscriber.failures import mark_handler_start, undecodable_cause
+from faststream_sqs.subscriber.injection import MESSAGE, inject_message_by_class
 
 
 class Item(BaseModel):
@@ -326,3 +327,20 @@ def test_the_start_marker_keeps_the_handler_signature() -> None:
     assert inspect.signature(mark_handler_start(handler)) == inspect.signature(handler)
     assert inspect.iscoroutinefunction(mark_handler_start(handler))
     assert not inspect.iscoroutinefunction(mark_handler_start(sync_handler))
+
+
+def test_a_bare_sqs_message_parameter_is_injected_and_others_are_left_alone() -> None:
+    async def handler(item: Item, msg: SQSMessage, other: Any, n: int = 1) -> None: ...
+
+    def local_only(msg: Unresolvable) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
+    rewritten = inject_message_by_class(mark_handler_start(handler))
+    parameters = inspect.signature(rewritten).parameters
+    assert parameters["msg"].annotation == MESSAGE
+    assert [parameters[name].annotation for name in ("item", "other", "n")] == [
+        "Item",
+        "Any",
+        "int",
+    ]
+    untouched = inject_message_by_class(mark_handler_start(local_only))
+    assert inspect.signature(untouched).parameters["msg"].annotation == "Unresolvable"
