@@ -205,6 +205,7 @@ def create_app(
                     pool,
                     csp=csp,
                     upstream_errors=(CspError,),
+                    on_sync=lambda synced, stale: metrics.sync_changed(synced=synced, stale=stale),
                     settings=JobSettings(
                         expiry_after_s=settings.expiry_after_s,
                         stale_grace_s=settings.stale_grace_s,

@@ -116,6 +116,12 @@ class Handlers:
                 )
                 outcome = "succeeded" if not result.failed else "partial"
             stored = await self.replies.put(record)
+            self.metrics.job_finished(
+                job.type,
+                outcome,
+                changed=(record.result or {}).get("changed", 0),
+                failed=(record.result or {}).get("failed", 0),
+            )
             log.info(
                 "job_finished",
                 outcome=outcome,

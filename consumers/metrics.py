@@ -59,6 +59,46 @@ class BrokerMetrics:
             ["action", "status", "code"],
             registry=registry,
         )
+        # The seeds' job metrics: one outcome counter per job, plus what each job changed.
+        self.sync_total = Counter(
+            "broker_sync_total", "Sync jobs by outcome", ["outcome"], registry=registry
+        )
+        self.sync_sandboxes_synced = Counter(
+            "broker_sync_sandboxes_synced",
+            "Sandboxes created or refreshed as available by sync",
+            registry=registry,
+        )
+        self.sync_sandboxes_stale = Counter(
+            "broker_sync_sandboxes_stale",
+            "Sandboxes marked stale by sync (the CSP no longer lists them)",
+            registry=registry,
+        )
+        self.cleanup_total = Counter(
+            "broker_cleanup_total",
+            "Cleanup and delete_sandbox jobs by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.cleanup_deleted = Counter(
+            "broker_cleanup_deleted", "Sandboxes deleted in the CSP and removed", registry=registry
+        )
+        self.cleanup_failed = Counter(
+            "broker_cleanup_failed", "CSP deletes that failed (retried later)", registry=registry
+        )
+        self.expiry_total = Counter(
+            "broker_expiry_total", "Expire jobs by outcome", ["outcome"], registry=registry
+        )
+        self.expiry_marked = Counter(
+            "broker_expiry_marked",
+            "Allocations past lab duration + buffer moved to pending_deletion",
+            registry=registry,
+        )
+        self.delete_stale_total = Counter(
+            "broker_delete_stale_total",
+            "delete_stale jobs by outcome",
+            ["outcome"],
+            registry=registry,
+        )
         self.receive_count = Histogram(
             "broker_message_receive_count",
             "ApproximateReceiveCount of each message handled, by type (redeliveries show here)",
@@ -84,6 +124,27 @@ class BrokerMetrics:
         )
         self.pool_stale = Gauge("broker_pool_stale", "Stale sandboxes", registry=registry)
         self.pool_total = Gauge("broker_pool_total", "Sandboxes in the pool", registry=registry)
+
+    def job_finished(self, job: str, outcome: str, *, changed: int, failed: int) -> None:
+        """Count one job run the way the seeds' dashboards expect."""
+        match job:
+            case "sync":
+                self.sync_total.labels(outcome=outcome).inc()
+            case "cleanup":
+                self.cleanup_total.labels(outcome=outcome).inc()
+            case "delete_sandbox":
+                self.cleanup_total.labels(outcome=outcome).inc()
+                self.cleanup_deleted.inc(changed)
+                self.cleanup_failed.inc(failed)
+            case "expire":
+                self.expiry_total.labels(outcome=outcome).inc()
+                self.expiry_marked.inc(changed)
+            case "delete_stale":
+                self.delete_stale_total.labels(outcome=outcome).inc()
+
+    def sync_changed(self, *, synced: int, stale: int) -> None:
+        self.sync_sandboxes_synced.inc(synced)
+        self.sync_sandboxes_stale.inc(stale)
 
     def set_pool(self, counts: dict[str, int]) -> None:
         for status, n in counts.items():

@@ -70,8 +70,10 @@ class JobService:
         csp: CspApi,
         upstream_errors: UpstreamErrors,
         settings: JobSettings,
+        on_sync: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._on_sync = on_sync  # (synced, stale) counts, for metrics
         self._pool = pool
         self._csp = csp
         self._upstream_errors = upstream_errors
@@ -130,7 +132,7 @@ class JobService:
             async for sandbox in self._pool.query_status(status):
                 known[sandbox.sandbox_id] = sandbox
         listed = {a.sandbox_id for a in accounts}
-        changed = 0
+        synced = stale = 0
         for account in accounts:
             current = known.get(account.sandbox_id)
             if current is not None and current.status not in {
@@ -153,7 +155,7 @@ class JobService:
                 sfdc_account_id=account.sfdc_account_id,
             )
             if await self._pool.upsert_from_csp(fresh, now=now):
-                changed += 1
+                synced += 1
         absent = [
             s.sandbox_id
             for s in known.values()
@@ -161,8 +163,10 @@ class JobService:
         ]
         for sandbox_id in absent:
             if await self._pool.mark_stale(sandbox_id, now=now):
-                changed += 1
-        return JobResult(examined=len(accounts), changed=changed)
+                stale += 1
+        if self._on_sync is not None:
+            self._on_sync(synced, stale)
+        return JobResult(examined=len(accounts), changed=synced + stale)
 
     async def cleanup(self, publish: PublishDeletes, *, request_id: str) -> JobResult:
         """Fan out one delete_sandbox job per pending (or due deletion_failed) sandbox."""
