@@ -102,7 +102,8 @@ class QueueDirectory:
 
     async def info(self, queue: str) -> QueueInfo:
         task = self._infos.get(queue)
-        if task is None or (task.done() and task.exception() is not None):
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            # First lookup, or the last one failed: ask (again) rather than cache a failure.
             task = self._infos[queue] = asyncio.ensure_future(self._fetch(queue))
         return await asyncio.shield(task)
 

@@ -16,11 +16,10 @@ from faststream.exceptions import IncorrectState
 
 from faststream_sqs.errors import SQSError
 from faststream_sqs.publisher.producer import SQSProducer
+from faststream_sqs.queue import QueueDirectory
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
-
-    from faststream_sqs.queue import QueueDirectory
 
 
 class SQSNotConnectedError(SQSError, IncorrectState):
@@ -28,7 +27,9 @@ class SQSNotConnectedError(SQSError, IncorrectState):
 
 
 def _driver_annotations() -> UnderlyingDriverAnnotations:
-    # Handlers asking for the raw message by its class get it through the context.
+    # A dependency asking for the message by its bare class is told to use the context
+    # annotation (handlers get it either way: subscriber/injection.py). Imported here:
+    # `annotations` imports the broker, which imports this module.
     from faststream_sqs import annotations
     from faststream_sqs.message import SQSMessage
 
@@ -69,8 +70,6 @@ class SQSBrokerConfig(BrokerConfig):
         return self._queues
 
     def connect(self, client: SQSClient) -> None:
-        from faststream_sqs.queue import QueueDirectory
-
         self._client = client
         self._queues = QueueDirectory(client)
         self.producer.connect(

@@ -8,10 +8,11 @@ group locked until the visibility timeout. SQS does none of this, and no consume
 it, so tests that check FIFO order and exactly-once handling would test moto's races.
 
 `atomic_sqs()` runs every mutating SQS call under one lock; a long poll scans under the
-lock and, while it finds nothing, sleeps between scans outside it (so a 20 s poll blocks
-nobody). It patches moto's backend class and undoes the patch on exit; the broker under
-test is untouched. (The benchmark runs on moto as it is, racy, and reports what each
-contestant made of it.)
+lock and, while it finds nothing, waits for the next change to the queues (or a short
+while, for visibility timeouts that lapse on their own) with the lock released, so a 20 s
+poll blocks nobody and costs no scans while nothing happens (moto's own long poll re-scans
+the whole queue in a tight loop). It patches moto's backend class and undoes the patch
+on exit; the broker under test is untouched.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from typing import Any
 
 from moto.sqs.models import SQSBackend
 
-# Between two scans of a long poll that found nothing: SQS answers a long poll within
-# milliseconds of a message becoming available; 10 ms keeps that close without spinning.
-RESCAN_S = 0.01
+# A long poll that found nothing scans again on every change to the queues, and at least
+# this often: a message also becomes visible when its visibility timeout lapses, which no
+# call announces.
+RESCAN_S = 0.1
 
 _MUTATIONS = (
     "send_message",
@@ -39,14 +41,17 @@ _MUTATIONS = (
     "purge_queue",
 )
 
-_lock = threading.RLock()
+_changed = threading.Condition(threading.RLock())
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with _lock:
-            return method(*args, **kwargs)
+        with _changed:
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _changed.notify_all()
 
     return call
 
@@ -65,15 +70,16 @@ def atomic_sqs() -> Iterator[None]:
         message_attribute_names: list[str] | None = None,
     ) -> Any:
         deadline = time.monotonic() + wait_seconds_timeout
-        while True:
-            with _lock:
+        with _changed:
+            while True:
                 # A wait of 0 makes moto scan once and return.
                 found = receive(
                     self, queue_name, count, 0, visibility_timeout, message_attribute_names
                 )
-            if found or time.monotonic() >= deadline:
-                return found
-            time.sleep(RESCAN_S)
+                left = deadline - time.monotonic()
+                if found or left <= 0:
+                    return found
+                _changed.wait(min(left, RESCAN_S))
 
     for name in _MUTATIONS:
         setattr(SQSBackend, name, _locked(originals[name]))
