@@ -75,6 +75,7 @@ class AckBatcher:
         return not (self._pending or self._sends or self._retries)
 
     def add(self, receipt_handle: str) -> None:
+        """Queue the delete of one message; returns at once."""
         self._put(_Entry(receipt_handle))
 
     def _put(self, entry: _Entry) -> None:

@@ -34,12 +34,15 @@ class Deliveries:
         return len(self._held)
 
     def held(self, message_id: str) -> ReceivedMessage | None:
+        """The held message with this id, if any."""
         return self._held.get(message_id)
 
     def deleted(self, message_id: str) -> bool:
+        """Whether a message with this id was deleted here lately."""
         return message_id in self._deleted
 
     def hold(self, message: ReceivedMessage) -> None:
+        """Remember `message` as held until `let_go`."""
         self._held[message.message_id] = message
 
     def let_go(self, message: ReceivedMessage, *, deleted: bool) -> None:

@@ -54,6 +54,7 @@ class Heartbeat:
         return len(self._leases)
 
     def track(self, message: ReceivedMessage) -> None:
+        """Renew `message` from now on (again, if tracked already)."""
         self._leases[message] = _Lease(message, visible_at=message.received_at + self._timeout_s)
 
     async def forget(self, message: ReceivedMessage) -> None:
@@ -77,6 +78,7 @@ class Heartbeat:
             await self.renew_due()
 
     async def renew_due(self) -> None:
+        """Renew every lease past half its timeout, ten per ChangeMessageVisibilityBatch."""
         now = time.monotonic()
         due = [
             lease

@@ -74,17 +74,21 @@ class SQSMessage(StreamMessage[ReceivedMessage]):
 
     @property
     def settlement(self) -> Settlement | None:
+        """What was decided for the message so far: acked, released, rejected or nothing."""
         return self.raw_message.settlement
 
     async def ack(self) -> None:
+        """Delete the message (batched DeleteMessageBatch)."""
         await self.raw_message.ack()
         self._mirror()
 
     async def nack(self, delay_s: float = 0) -> None:
+        """Make it visible again after `delay_s` seconds (ChangeMessageVisibility)."""
         await self.raw_message.nack(delay_s)
         self._mirror()
 
     async def reject(self, reason: str = "rejected") -> None:
+        """Apply the subscriber's reject policy; `reason` reaches a DLQ as x-reject-reason."""
         await self.raw_message.reject(reason)
         self._mirror()
 

@@ -69,6 +69,7 @@ class QueueInfo:
 
     @classmethod
     def from_attributes(cls, *, name: str, url: str, attributes: dict[str, str]) -> QueueInfo:
+        """From GetQueueAttributes' answer."""
         redrive = json.loads(attributes["RedrivePolicy"]) if "RedrivePolicy" in attributes else {}
         max_receive = redrive.get("maxReceiveCount")
         return cls(
@@ -101,6 +102,7 @@ class QueueDirectory:
         self._infos: dict[str, asyncio.Task[QueueInfo]] = {}
 
     async def info(self, queue: str) -> QueueInfo:
+        """The queue's URL and attributes (name or URL in), fetched once."""
         task = self._infos.get(queue)
         if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
             # First lookup, or the last one failed: ask (again) rather than cache a failure.

@@ -35,6 +35,8 @@ MAX_VISIBILITY_TIMEOUT_S = 43_200
 
 
 class Settlement(StrEnum):
+    """How a message was settled."""
+
     ACKED = "acked"
     """Deleted from the queue."""
     RELEASED = "released"

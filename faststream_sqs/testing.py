@@ -131,6 +131,7 @@ class FakeSQSProducer(SQSProducer):
 
     @override
     async def publish(self, cmd: SQSPublishCommand) -> str:
+        """Check it as SQS would, then hand it to the queue's subscriber."""
         entries = await build_entries(cmd, codec=self.codec, serializer=self.serializer)
         check_before_sending(cmd.destination, entries)
         (entry,) = entries
@@ -141,6 +142,7 @@ class FakeSQSProducer(SQSProducer):
 
     @override
     async def publish_batch(self, cmd: SQSPublishCommand) -> SQSPublishBatchResult:
+        """Deliver every entry in order; all count as sent."""
         entries = await build_entries(cmd, codec=self.codec, serializer=self.serializer)
         check_before_sending(cmd.destination, entries)
         sent = [
@@ -197,6 +199,7 @@ class TestSQSBroker(TestBroker[SQSBroker, EnterType], broker=SQSBroker):
         broker: SQSBroker,
         publisher: SQSPublisher,
     ) -> tuple[SQSSubscriber, bool]:
+        """The subscriber of the publisher's queue, or a fake one to record what it sends."""
         name = queue_name_of(publisher.queue)
         for subscriber in broker.subscribers:
             if isinstance(subscriber, SQSSubscriber) and queue_name_of(subscriber.queue) == name:

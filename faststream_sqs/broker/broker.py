@@ -179,6 +179,7 @@ class SQSBroker(
 
     @override
     async def start(self) -> None:
+        """Connect, then start every subscriber (their receive loops) and publisher."""
         await self.connect()
         await super().start()
 
@@ -189,6 +190,7 @@ class SQSBroker(
         exc_val: BaseException | None = None,
         exc_tb: TracebackType | None = None,
     ) -> None:
+        """Stop the subscribers (each drains: see SQSSubscriber), then close the client."""
         try:
             await super().stop(exc_type, exc_val, exc_tb)
         finally:
@@ -287,5 +289,6 @@ class SQSBroker(
         /,
         timeout: float = 0.5,
     ) -> Any:
+        """Not supported: SQS has no request/reply."""
         msg = "SQS has no request/reply: publish with reply_to and subscribe to the reply queue"
         raise NotImplementedError(msg)

@@ -57,6 +57,7 @@ class SQSBrokerConfig(BrokerConfig):
 
     @property
     def client(self) -> SQSClient:
+        """The connected client; SQSNotConnectedError before connect()."""
         if self._client is None:
             msg = "SQS broker is not connected: call `await broker.connect()` (or start it) first"
             raise SQSNotConnectedError(msg)
@@ -64,12 +65,14 @@ class SQSBrokerConfig(BrokerConfig):
 
     @property
     def queues(self) -> QueueDirectory:
+        """Queue URLs and attributes, cached per connection."""
         if self._queues is None:
             msg = "SQS broker is not connected: call `await broker.connect()` (or start it) first"
             raise SQSNotConnectedError(msg)
         return self._queues
 
     def connect(self, client: SQSClient) -> None:
+        """Bind the client, a fresh queue directory and the producer."""
         self._client = client
         self._queues = QueueDirectory(client)
         self.producer.connect(
@@ -80,6 +83,7 @@ class SQSBrokerConfig(BrokerConfig):
         )
 
     def disconnect(self) -> None:
+        """Forget the client: using it now raises SQSNotConnectedError."""
         self._client = None
         self._queues = None
         self.producer.disconnect()

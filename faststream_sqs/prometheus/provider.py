@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class SQSMetricsSettingsProvider(MetricsSettingsProvider[ReceivedMessage, SQSPublishCommand]):
+    """Labels metrics with messaging system "sqs" and the queue name as destination."""
+
     __slots__ = ("messaging_system",)
 
     def __init__(self) -> None:

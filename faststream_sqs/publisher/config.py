@@ -11,12 +11,16 @@ from faststream_sqs.broker.config import SQSBrokerConfig
 
 @dataclass(kw_only=True)
 class SQSPublisherSpecificationConfig(PublisherSpecificationConfig):
+    """What the AsyncAPI document says of a publisher."""
+
     queue: str
     fifo: bool = False
 
 
 @dataclass(kw_only=True)
 class SQSPublisherConfig(PublisherUsecaseConfig):
+    """The queue a publisher sends to, with its default group id and attributes."""
+
     _outer_config: SQSBrokerConfig = field(default_factory=SQSBrokerConfig)
 
     queue: str

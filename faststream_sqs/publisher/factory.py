@@ -25,6 +25,7 @@ def create_publisher(
     description_: str | None,
     include_in_schema: bool,
 ) -> SQSPublisher:
+    """Build a publisher and its AsyncAPI specification."""
     publisher_config = SQSPublisherConfig(
         queue=queue,
         message_group_id=message_group_id,

@@ -106,6 +106,7 @@ class SQSProducer(ProducerProto[SQSPublishCommand]):
         serializer: SerializerProto | None,
         codec: CodecProto | None = None,
     ) -> None:
+        """Bind the broker's client and queue directory, and its serializer and codec."""
         self._client = client
         self._queues = queues
         self.serializer = serializer

@@ -16,6 +16,8 @@ from .config import SQSPublisherSpecificationConfig
 class SQSPublisherSpecification(
     PublisherSpecification[SQSBrokerConfig, SQSPublisherSpecificationConfig],
 ):
+    """A publisher's AsyncAPI channel: the queue, with its SQS binding."""
+
     __slots__ = ()
 
     @property

@@ -20,6 +20,8 @@ REJECT_POLICIES = ("redrive", "dlq", "delete")
 
 @dataclass(kw_only=True)
 class SQSSubscriberSpecificationConfig(SubscriberSpecificationConfig):
+    """What the AsyncAPI document says of a subscriber."""
+
     queue: str
     fifo: bool = False
 

@@ -40,6 +40,7 @@ def create_subscriber(
     description_: str | None,
     include_in_schema: bool,
 ) -> SQSSubscriber:
+    """Build a subscriber (options checked) and its AsyncAPI specification."""
     subscriber_config = SQSSubscriberConfig(
         queue=queue,
         max_workers=max_workers,

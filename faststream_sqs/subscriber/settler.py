@@ -49,10 +49,12 @@ class SQSSettler:
         self._dead_letter_queue = dead_letter_queue
 
     async def ack(self, message: ReceivedMessage) -> None:
+        """Stop renewing it and queue its delete."""
         self._heartbeat.forget_now(message)
         self._acks.add(message.receipt_handle)
 
     async def change_visibility(self, message: ReceivedMessage, timeout_s: int) -> None:
+        """ChangeMessageVisibility, after any renewal of it on the wire."""
         await self._heartbeat.forget(message)
         try:
             await self._client.change_message_visibility(
@@ -101,6 +103,7 @@ class SQSSettler:
             )
 
     async def reject(self, message: ReceivedMessage, reason: str) -> None:
+        """Log it, then redrive (visibility 0), dead-letter (then delete) or delete it."""
         log_rejection(message, policy=self._reject, reason=reason)
         if self._reject == "delete":
             await self.ack(message)

@@ -21,6 +21,8 @@ def prefixed(queue: str, prefix: str) -> str:
 class SQSSubscriberSpecification(
     SubscriberSpecification[SQSBrokerConfig, SQSSubscriberSpecificationConfig],
 ):
+    """A subscriber's AsyncAPI channel: the queue, with its SQS binding."""
+
     __slots__ = ()
 
     @property
