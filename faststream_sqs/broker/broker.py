@@ -202,12 +202,22 @@ class SQSBroker(
 
     @override
     async def ping(self, timeout: float | None = None) -> bool:
-        """True when SQS answers a ListQueues call within `timeout` seconds."""
-        if self._connection is None:
+        """True when SQS answers within `timeout` seconds.
+
+        Asks for an attribute of the first subscribed queue (a consumer may read its
+        queues' attributes, but need not be allowed ListQueues); ListQueues without one.
+        """
+        client = self._connection
+        if client is None:
             return False
+        queues = [s.queue for s in self.subscribers if isinstance(s, SQSSubscriber)]
         try:
             with anyio.fail_after(timeout or 5.0):
-                await self._connection.list_queues(MaxResults=1)
+                if queues:
+                    url = await self.config.broker_config.queues.url(queues[0])
+                    await client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+                else:
+                    await client.list_queues(MaxResults=1)
         except Exception:
             return False
         return True
