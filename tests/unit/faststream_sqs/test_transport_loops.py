@@ -70,6 +70,16 @@ def message(n: int, *, received_at: float | None = None) -> ReceivedMessage:
     )
 
 
+async def stays(predicate: Any, window: float = 0.02) -> bool:
+    """Whether `predicate` holds throughout `window` seconds (what must NOT happen, doesn't)."""
+    deadline = time.monotonic() + window
+    while time.monotonic() < deadline:
+        if not predicate():
+            return False
+        await asyncio.sleep(0.001)
+    return bool(predicate())
+
+
 async def wait_for(predicate: Any, timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -210,8 +220,7 @@ async def test_forgetting_a_message_waits_for_its_renewal_on_the_wire() -> None:
     await wait_for(lambda: sqs.renewals)
 
     forgetting = asyncio.create_task(heartbeat.forget(held))
-    await asyncio.sleep(0.01)
-    assert not forgetting.done()
+    assert await stays(lambda: not forgetting.done())
     sqs.hold_renewal.set()
     await forgetting
     await renewing
@@ -223,11 +232,9 @@ async def test_the_gate_stops_polling_while_the_buffer_is_full() -> None:
     await gate.reserve(10)
     await gate.reserve(10)
     blocked = asyncio.create_task(gate.reserve(10))
-    await asyncio.sleep(0.01)
-    assert not blocked.done()
+    assert await stays(lambda: not blocked.done())
     gate.free(5)
-    await asyncio.sleep(0.01)
-    assert not blocked.done()
+    assert await stays(lambda: not blocked.done())
     gate.free(5)
     await asyncio.wait_for(blocked, 1)
     assert gate.used == 20
@@ -254,10 +261,9 @@ async def test_pollers_never_hold_more_than_the_buffer_and_stop_cleanly(
     )
     pollers = [asyncio.create_task(receiver.poll()) for _ in range(4)]
     await wait_for(lambda: len(delivered) == 2)
-    await asyncio.sleep(0.01)
     # THEN two batches fill the buffer and nobody asks for a third
+    assert await stays(lambda: sqs.receives == 2)
     assert gate.used == 20
-    assert sqs.receives == 2
     # WHEN one batch is handled, one more receive happens
     gate.free(10)
     await wait_for(lambda: len(delivered) == 3)
