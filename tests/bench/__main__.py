@@ -21,6 +21,7 @@ BENCHMARKS = {
     "poison": ("tests.bench.bench_poison", "1% malformed messages during a burst (5)"),
     "overhead": ("tests.bench.bench_overhead", "direct claim vs the queued path; calls (6, 4)"),
     "cleanup": ("tests.bench.bench_cleanup", "cleanup fan-out vs a loop; RCUs per sync (5)"),
+    "moto": ("tests.bench.bench_moto", "moto's TransactWriteItems cost by table size"),
 }
 
 
