@@ -1,7 +1,7 @@
 """SQSBroker against a hand-written aiobotocore receive/delete loop, on one embedded moto.
 
     .venv/bin/python -m tests.bench.bench_broker [--messages 1000] [--groups 50]
-        [--workers 8] [--rounds 5] [--racy-moto]
+        [--workers 8] [--rounds 5]
 
 Both consume the same FIFO backlog (messages spread over the groups, interleaved) with a
 trivial handler and the same concurrency budget: the broker with max_workers=W, the raw
@@ -13,11 +13,9 @@ of each round (the two run back to back, so a busy machine weighs on both alike)
 are also checked for correctness: each message handled exactly once, each group in send
 order.
 
-moto's concurrent SQS calls race (see tests/integration/faststream_sqs/moto_atomic.py): a
-receive can hand out a message being deleted and lock its FIFO group for a visibility
-timeout, so runs on moto as it is are dominated by 30 s stalls and duplicates. The bench
-therefore makes moto's SQS calls atomic, as the integration tests do and as SQS's are;
---racy-moto runs on moto as it is (the correctness columns then show the races).
+EmbeddedMoto serialises SQS calls (moto alone races: a receive can hand out a message
+being deleted and lock its FIFO group for a visibility timeout), so the figures measure
+the consumers, not moto's races.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ from aiobotocore.session import get_session
 
 from faststream_sqs import SQSBroker
 from infra.embedded.moto import EmbeddedMoto
-from tests.integration.faststream_sqs.moto_atomic import atomic_sqs
 
 CLIENT_CONFIG = AioConfig(max_pool_connections=64, retries={"max_attempts": 1, "mode": "standard"})
 
@@ -236,8 +233,7 @@ async def main(args: argparse.Namespace) -> None:
                     (raws if run.name == "raw loop" else brokers).append(run)
             print(
                 f"FIFO, {args.messages} messages in {args.groups} groups, {args.workers} "
-                f"workers, {args.rounds} rounds, moto "
-                f"{'as is (racy SQS calls)' if args.racy_moto else 'with atomic SQS calls'}"
+                f"workers, {args.rounds} rounds, one EmbeddedMoto"
             )
             report(raws)
             report(brokers)
@@ -257,9 +253,7 @@ if __name__ == "__main__":
     parser.add_argument("--groups", type=int, default=50)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--racy-moto", action="store_true")
     arguments = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    with contextlib.nullcontext() if arguments.racy_moto else atomic_sqs():
-        asyncio.run(main(arguments))
+    asyncio.run(main(arguments))

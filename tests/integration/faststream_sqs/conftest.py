@@ -1,8 +1,8 @@
 """faststream_sqs against the real moto server: queues per test, brokers, call counters.
 
-moto's SQS calls are made atomic for these tests, as SQS's are (see moto_atomic.py):
-without it two concurrent receives can split one FIFO group or take one message twice,
-which no consumer can undo.
+The server is infra's EmbeddedMoto, which serialises SQS calls as SQS's are atomic: moto
+alone lets two concurrent receives split one FIFO group or take one message twice, which
+no consumer can undo.
 
 Every queue gets a random name and is deleted after its test. Brokers get their own
 aiobotocore client (retries off, like the shared one: a retry would hide the failure a
@@ -16,7 +16,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,6 @@ from aiobotocore.session import get_session
 
 from faststream_sqs import SQSBroker
 from tests.conftest import MOTO_CLIENT_CONFIG
-from tests.integration.faststream_sqs.moto_atomic import atomic_sqs
 
 
 async def wait_until(
@@ -47,13 +46,6 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
-
-
-@pytest.fixture(autouse=True)
-def _atomic_sqs() -> Iterator[None]:
-    """SQS's atomic calls for these tests (moto's race; see moto_atomic.py)."""
-    with atomic_sqs():
-        yield
 
 
 @dataclass
