@@ -36,6 +36,7 @@ from infra.fake_csp import FakeCsp
 from infra.provision import provision
 from producers.enqueue import send
 from producers.gateway.app import create_app as create_gateway
+from producers.gateway.server import aws_clients as gateway_clients
 from producers.scheduler import Scheduler, schedules
 from schemas.items import reply_from_item
 from schemas.messages import SyncJob
@@ -121,7 +122,7 @@ class Stack:
         assert gateway_settings.track_token is not None
         assert gateway_settings.admin_token is not None
         try:
-            async with aws_clients(base) as aws:
+            async with aws_clients(base) as aws, contextlib.AsyncExitStack() as exits:
                 report = await provision(base, sqs=aws.sqs, ddb=aws.ddb)
                 console.print(
                     f"[green]provisioned[/] {sum(1 for _, c in report.changes)} resources "
@@ -139,9 +140,12 @@ class Stack:
                 tasks = []
                 if self.options.scheduler:
                     tasks.append(asyncio.create_task(scheduler.run()))
+                gateway_sqs, gateway_ddb = await exits.enter_async_context(
+                    gateway_clients(gateway_settings)
+                )
                 gateway = QuietSignalServer(
                     uvicorn.Config(
-                        create_gateway(gateway_settings, sqs=aws.sqs, ddb=aws.ddb),
+                        create_gateway(gateway_settings, sqs=gateway_sqs, ddb=gateway_ddb),
                         host=self.options.host,
                         port=self.options.port,
                         log_config=None,  # this process configured logging

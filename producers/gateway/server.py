@@ -29,7 +29,11 @@ log = structlog.get_logger(__name__)
 #: Standard retries absorb SQS/DynamoDB hiccups; short timeouts turn a dead endpoint into a
 #: prompt 503 instead of a hanging caller (the track client polls again anyway).
 CLIENT_CONFIG: Final = AioConfig(
-    retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10
+    retries={"max_attempts": 3, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=10,
+    # every request is one AWS call: botocore's default pool of 10 would queue a burst
+    max_pool_connections=128,
 )
 #: In-flight requests get this long to finish on SIGINT/SIGTERM.
 GRACEFUL_SHUTDOWN_S: Final = 10
