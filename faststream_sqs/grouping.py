@@ -66,6 +66,11 @@ class GroupScheduler(Generic[M]):
         return sum(len(q) for q in self._groups.values()) + len(self._current)
 
     @property
+    def groups(self) -> int:
+        """Groups held: running or queued."""
+        return len(self._groups)
+
+    @property
     def running(self) -> int:
         return len(self._current)
 
@@ -134,3 +139,4 @@ class GroupScheduler(Generic[M]):
             del self._tasks[key]
             if not self._tasks:
                 self._idle.set()
+            self._finished([])

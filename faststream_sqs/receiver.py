@@ -4,7 +4,9 @@ SQS fills a FIFO batch from as few message groups as it can (often one), so a si
 poller would feed one group at a time and leave the other workers idle. Several pollers
 run at once instead, each reserving room for a whole batch in the buffer before it asks;
 while the buffer is full nobody polls (back-pressure), so messages are never received
-faster than they are handled.
+faster than they are handled. For a FIFO queue the buffer also counts groups: once it
+holds a group for every worker and one in reserve, more receives would only wait on
+groups SQS has locked for this very consumer, so none is started.
 """
 
 from __future__ import annotations
@@ -51,32 +53,57 @@ def poller_count(*, max_workers: int, batch_size: int, fifo: bool) -> int:
 
 
 class BufferGate:
-    """Counts messages held locally against a capacity (back-pressure).
+    """Decides when a poller may ask SQS for another batch (back-pressure).
 
-    A poller reserves room for a whole batch before it asks SQS, so the messages held
-    never exceed the capacity, and nobody polls while the buffer is full.
+    A poller reserves room for a whole batch before it asks, so the messages held never
+    exceed the capacity. For a FIFO queue it also counts groups: each receive in flight
+    is expected to bring at least one group, so a receive starts only while the groups
+    held plus the receives in flight are fewer than `groups_wanted` (a group for every
+    worker and one in reserve). More would only wait on groups SQS has locked for us.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        groups_wanted: int | None = None,
+        groups_held: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.capacity = capacity
+        self._groups_wanted = groups_wanted
+        self._groups_held = groups_held
         self._used = 0
-        self._room = asyncio.Event()
+        self._receiving = 0
+        self._changed = asyncio.Event()
 
     @property
     def used(self) -> int:
         return self._used
 
+    def _may_receive(self, count: int) -> bool:
+        if self._used + count > self.capacity:
+            return False
+        if self._groups_wanted is None:
+            return True
+        return self._groups_held() + self._receiving < self._groups_wanted
+
     async def reserve(self, count: int) -> None:
-        """Wait for room for `count` messages, then hold it."""
-        while self._used + count > self.capacity:
-            self._room.clear()
-            await self._room.wait()
+        """Wait until a receive of up to `count` messages may start; count it as started."""
+        while not self._may_receive(count):
+            self._changed.clear()
+            await self._changed.wait()
         self._used += count
+        self._receiving += 1
+
+    def received(self, unused: int) -> None:
+        """A receive ended; `unused` of the messages reserved for it did not come."""
+        self._receiving -= 1
+        self.free(unused)
 
     def free(self, count: int) -> None:
-        """`count` held messages left (handled, released, or never came)."""
+        """`count` held messages left (handled or released); 0 when only groups changed."""
         self._used -= count
-        self._room.set()
+        self._changed.set()
 
 
 class Receiver:
@@ -140,7 +167,7 @@ class Receiver:
                     unused -= len(messages)
                     self._deliver(messages)
             finally:
-                self._gate.free(unused)
+                self._gate.received(unused)
             if messages and len(messages) < self._batch_size:
                 await asyncio.sleep(SHORT_BATCH_PAUSE_S)
 

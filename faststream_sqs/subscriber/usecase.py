@@ -192,7 +192,9 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
                 max_workers=self.config.max_workers,
                 batch_size=self.config.batch_size,
                 fifo=info.fifo,
-            )
+            ),
+            groups_wanted=self.config.max_workers + 1 if info.fifo else None,
+            groups_held=lambda: scheduler.groups,
         )
         receiver = Receiver(
             client,

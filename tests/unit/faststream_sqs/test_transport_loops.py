@@ -235,9 +235,28 @@ async def test_the_gate_stops_polling_while_the_buffer_is_full() -> None:
     assert await stays(lambda: not blocked.done())
     gate.free(5)
     assert await stays(lambda: not blocked.done())
-    gate.free(5)
+    gate.received(5)
     await asyncio.wait_for(blocked, 1)
     assert gate.used == 20
+
+
+async def test_for_fifo_the_gate_expects_a_group_per_receive_and_stops_at_enough_groups() -> None:
+    held = 8
+    gate = BufferGate(100, groups_wanted=9, groups_held=lambda: held)
+    await gate.reserve(10)  # 8 groups held + 0 receives out < 9
+    second = asyncio.create_task(gate.reserve(10))
+    assert await stays(lambda: not second.done())  # 8 held + 1 out is enough
+    gate.received(10)  # the first receive came back empty
+    await asyncio.wait_for(second, 1)
+    third = asyncio.create_task(gate.reserve(10))
+    gate.received(5)  # the second brought five messages ...
+    held = 10  # ... of two new groups
+    gate.free(0)
+    assert await stays(lambda: not third.done())
+    held = 8  # two groups were worked off
+    gate.free(0)
+    await asyncio.wait_for(third, 1)
+    assert gate.used == 15  # five kept by the second receive, ten reserved by the third
 
 
 async def test_pollers_never_hold_more_than_the_buffer_and_stop_cleanly(
