@@ -7,7 +7,7 @@
    Its SQS is not thread-safe either: concurrent ReceiveMessage calls on one FIFO queue
    fail with a 500 ("Set changed size during iteration" in ``pending_message_groups``) —
    seen here as hundreds of failed receives in a 200-track burst. So SQS requests take a
-   second lock. A lock must never be held across a long poll, so ReceiveMessage is run
+   lock per queue. A lock must never be held across a long poll, so ReceiveMessage is run
    with ``WaitTimeSeconds=0`` under the lock and the wait happens here, outside it: the
    call is retried whenever a send or visibility change may have made a message
    receivable (a condition variable), and at least every ``LONG_POLL_RECHECK_S`` (for
@@ -169,7 +169,8 @@ class SerialisingMiddleware:
     def __init__(self, app: WSGIApp) -> None:
         self._app = app
         self._lock = threading.Lock()
-        self._sqs = threading.Condition()
+        self._conditions: dict[str, threading.Condition] = {}
+        self._conditions_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self.dynamodb_throttle_rate = 0.0
@@ -195,28 +196,44 @@ class SerialisingMiddleware:
         with self._lock:
             return _call(self._app, environ, start_response)
 
+    def _queue_condition(self, queue_url: str) -> threading.Condition:
+        with self._conditions_lock:
+            cond = self._conditions.get(queue_url)
+            if cond is None:
+                cond = self._conditions[queue_url] = threading.Condition()
+            return cond
+
     def _sqs_call(
         self, target: str, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> list[bytes]:
-        if target != "AmazonSQS.ReceiveMessage":
-            with self._sqs:
-                chunks = _call(self._app, environ, start_response)
-                if target in _SQS_WAKERS:
-                    self._sqs.notify_all()
-            return chunks
+        # One lock per queue: moto's races are within a queue (its FIFO group bookkeeping),
+        # and a send must not wait behind receives on other queues. Calls that name no
+        # queue (CreateQueue, ListQueues, ...) share one lock of their own.
         raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        request = json.loads(raw or b"{}")
+        try:
+            request = json.loads(raw or b"{}")
+        except ValueError:
+            request = {}
+        cond = self._queue_condition(str(request.get("QueueUrl", "")))
+        if target != "AmazonSQS.ReceiveMessage":
+            with cond:
+                status, headers, body = _capture(self._app, environ, raw)
+                if target in _SQS_WAKERS:
+                    cond.notify_all()
+            start_response(status, headers)
+            return [body]
         wait_s = float(request.get("WaitTimeSeconds", 0) or 0)
         request["WaitTimeSeconds"] = 0
+        once = json.dumps(request).encode()
         deadline = time.monotonic() + wait_s
-        with self._sqs:
+        with cond:
             while True:
-                status, headers, body = _capture(self._app, environ, json.dumps(request))
+                status, headers, body = _capture(self._app, environ, once)
                 left = deadline - time.monotonic()
                 if left <= 0 or not status.startswith("200") or _has_messages(body):
                     break
-                # Condition.wait releases the lock while waiting: other SQS calls go on.
-                self._sqs.wait(timeout=min(left, LONG_POLL_RECHECK_S))
+                # Condition.wait releases the lock while waiting: other calls go on.
+                cond.wait(timeout=min(left, LONG_POLL_RECHECK_S))
         start_response(status, headers)
         return [body]
 
@@ -242,9 +259,8 @@ def _call(app: WSGIApp, environ: dict[str, Any], start_response: Callable[..., A
     return list(app(environ, start_response))
 
 
-def _capture(app: WSGIApp, environ: dict[str, Any], body: str) -> tuple[str, list[Any], bytes]:
-    """Run one request with a replaced JSON body; return status, headers and body."""
-    data = body.encode()
+def _capture(app: WSGIApp, environ: dict[str, Any], data: bytes) -> tuple[str, list[Any], bytes]:
+    """Run one request with the given body; return status, headers and body."""
     env = dict(environ, CONTENT_LENGTH=str(len(data)))
     env["wsgi.input"] = io.BytesIO(data)
     seen: dict[str, Any] = {}
