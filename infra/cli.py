@@ -21,6 +21,7 @@ from infra.fake_csp import fake_csp_app
 from infra.logging import configure_logging
 from infra.provision import provision
 from producers.cli import gateway_app, track_app
+from producers.loadgen.cli import loadgen_app
 from producers.ops.cli import dlq_app, jobs_app, pool_app, status
 from schemas.settings import CommonSettings
 
@@ -39,6 +40,7 @@ app.add_typer(pool_app, name="pool")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(jobs_app, name="jobs")
 app.command("status")(status)
+app.add_typer(loadgen_app, name="loadgen")
 
 err = Console(stderr=True)
 
