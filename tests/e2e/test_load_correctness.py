@@ -35,19 +35,19 @@ def gateway_options(stack: BenchStack, **kwargs) -> LoadOptions:
 
 @pytest.fixture
 def burst_stack(tmp_path) -> Iterator[BenchStack]:
-    with running_stack(tmp_path, pool_size=50, consumers=2) as stack:
+    with running_stack(tmp_path, pool_size=32, consumers=2) as stack:
         yield stack
 
 
 async def test_burst_against_a_smaller_pool_hands_each_sandbox_out_once(burst_stack) -> None:
-    """Scenario 2: 60 tracks at once vs 50 sandboxes → 50 distinct, 10 refused, 0 lost."""
-    result = await run_load(gateway_options(burst_stack, burst=True, requests=60))
+    """Scenario 2: 40 tracks at once vs 32 sandboxes → 32 distinct, 8 refused, 0 lost."""
+    result = await run_load(gateway_options(burst_stack, burst=True, requests=40))
     s = result.summary
     assert s.doubles == []
     assert s.without_reply == 0
-    assert s.distinct_sandboxes == 50
-    assert s.outcomes == {"succeeded": 50, "NO_SANDBOXES_AVAILABLE": 10}
-    assert burst_stack.stats()["allocated"] == 50
+    assert s.distinct_sandboxes == 32
+    assert s.outcomes == {"succeeded": 32, "NO_SANDBOXES_AVAILABLE": 8}
+    assert burst_stack.stats()["allocated"] == 32
 
 
 class Monkey:
@@ -81,7 +81,7 @@ async def test_chaos_loses_nothing_and_doubles_nothing(tmp_path) -> None:
     while a sync runs, 10% of DynamoDB calls throttled: every request answered, no double,
     and the counts still add up."""
     env = {"BROKER_VISIBILITY_TIMEOUT_S": "5"}
-    with running_stack(tmp_path, pool_size=50, consumers=1, env=env) as stack:
+    with running_stack(tmp_path, pool_size=32, consumers=1, env=env) as stack:
         stack.add_consumer("chaos")
         wait_for(
             lambda: len(stack.consumer_urls) == 2 and _ready(stack.extra[-1].url),
@@ -93,10 +93,10 @@ async def test_chaos_loses_nothing_and_doubles_nothing(tmp_path) -> None:
         httpx.post(
             stack.url + "/v1/admin/sync", headers=stack.admin_headers, timeout=30
         ).raise_for_status()
-        monkey = Monkey(stack, at_answers=[5, 25])
+        monkey = Monkey(stack, at_answers=[4, 16])
         try:
             result = await run_load(
-                gateway_options(stack, burst=True, requests=60), on_progress=monkey
+                gateway_options(stack, burst=True, requests=40), on_progress=monkey
             )
         finally:
             stack.set_throttle(0)
@@ -106,9 +106,9 @@ async def test_chaos_loses_nothing_and_doubles_nothing(tmp_path) -> None:
     assert monkey.kills >= 1
     assert s.doubles == []
     assert s.without_reply == 0
-    assert s.distinct_sandboxes == 50
-    assert s.outcomes == {"succeeded": 50, "NO_SANDBOXES_AVAILABLE": 10}
-    assert allocated == 50
+    assert s.distinct_sandboxes == 32
+    assert s.outcomes == {"succeeded": 32, "NO_SANDBOXES_AVAILABLE": 8}
+    assert allocated == 32
 
 
 def _ready(url: str) -> bool:
@@ -122,12 +122,12 @@ async def test_poison_in_a_burst_goes_to_the_dlq_and_no_group_stalls(tmp_path) -
     """Scenario 5: malformed messages ahead of good ones in their groups, straight on the
     queue: each poison one reaches the DLQ, those with a request_id are answered
     INVALID_REQUEST, and every good request — its group-mates too — succeeds."""
-    with running_stack(tmp_path, pool_size=80, consumers=2) as stack:
+    with running_stack(tmp_path, pool_size=50, consumers=2) as stack:
         options = LoadOptions(
             target="queue",
             aws_endpoint_url=stack.moto,
             burst=True,
-            requests=60,
+            requests=40,
             poison_rate=0.1,
             timeout_s=TIMEOUT_S,
         )
@@ -139,10 +139,10 @@ async def test_poison_in_a_burst_goes_to_the_dlq_and_no_group_stalls(tmp_path) -
             what="every poison message in the DLQ",
         )
         dlq = stack.queue_depth(REQUESTS_DLQ)
-    assert s.poison == 6
-    assert dlq == 6
+    assert s.poison == 4
+    assert dlq == 4
     # two of the three kinds carry a request_id and are answered; the not-JSON one cannot be
-    assert s.outcomes == {"succeeded": 60, "INVALID_REQUEST": 4, "UNANSWERABLE": 2}
+    assert s.outcomes == {"succeeded": 40, "INVALID_REQUEST": 3, "UNANSWERABLE": 1}
     assert s.doubles == []
     assert s.without_reply == 0
     poisoned = {r.track_id for r in result.records if r.kind == "poison"}
