@@ -8,6 +8,7 @@ options; the defaults fit a 2-core machine and finish in minutes.
 from __future__ import annotations
 
 import importlib
+import inspect
 import runpy
 import sys
 
@@ -38,9 +39,10 @@ def main(argv: list[str]) -> int:
     module_name = BENCHMARKS[name][0]
     module = importlib.import_module(module_name)
     entry = getattr(module, "main", None)
-    if entry is not None:
+    if entry is not None and not inspect.iscoroutinefunction(entry):
         return int(entry(rest) or 0)
-    # A benchmark without main(argv) runs as a script, with its own argv.
+    # A benchmark without a main(argv) function runs as a script, with its own argv.
+    sys.modules.pop(module_name, None)  # runpy runs a fresh copy as __main__
     sys.argv = [module_name, *rest]
     runpy.run_module(module_name, run_name="__main__")
     return 0
