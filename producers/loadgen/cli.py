@@ -41,7 +41,7 @@ Examples (`sandbox-broker up --ready-file ready.json` running in another termina
 """
 
 loadgen_app = typer.Typer(
-    help="Load generator: N tracks at a rate, a concurrency or all at once." + EXAMPLES,
+    help="Load generator: N tracks at a rate, a concurrency or all at once.",
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
