@@ -1,4 +1,4 @@
-"""Latency over time: one dot per request (when it started, how long it took), by outcome.
+"""Latency over time: one dot per request (when its reply was seen, how long it took).
 
 ``.png`` draws with matplotlib (imported only then); ``.html`` writes one self-contained
 file with an inline SVG and no script or external asset, so it opens anywhere.
@@ -26,7 +26,8 @@ def _points(records: Sequence[RequestRecord]) -> dict[str, list[tuple[float, flo
         assert r.latency is not None
         assert r.outcome is not None
         label = f"{r.action} {r.outcome.lower() if r.outcome == SUCCEEDED else r.outcome}"
-        series.setdefault(label, []).append((r.started, r.latency * 1000))
+        assert r.finished is not None
+        series.setdefault(label, []).append((r.finished, r.latency * 1000))
     return dict(sorted(series.items()))
 
 
@@ -65,7 +66,7 @@ def _png(path: Path, records: Sequence[RequestRecord], summary: Summary) -> None
     line = summary.timeline
     if line:
         ax.plot([b["t_s"] for b in line], [b["p99_ms"] for b in line], "k-", lw=1, label="p99/s")
-    ax.set_xlabel("request start (s into the run)")
+    ax.set_xlabel("reply seen (s into the run)")
     ax.set_ylabel("end-to-end latency (ms)")
     ax.set_title(_title(summary), fontsize=9)
     ax.grid(alpha=0.3)
@@ -106,7 +107,7 @@ def render_html(records: Sequence[RequestRecord], summary: Summary) -> str:
         parts.append(f'<text x="{pad - 5}" y="{sy(yv) + 4:.1f}" text-anchor="end">{yv:.0f}</text>')
     parts.append(
         f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle">'
-        "request start (s into the run)</text>"
+        "reply seen (s into the run)</text>"
     )
     parts.append(
         f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
