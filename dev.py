@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -47,7 +48,24 @@ def ensure_venv() -> None:
 
 
 def run(*cmd: str) -> int:
-    return subprocess.run(cmd, cwd=ROOT, check=False).returncode
+    """Run ``cmd`` and return its exit code, letting it drain on Ctrl-C or SIGTERM.
+
+    Ctrl-C reaches the child from the terminal too; subprocess.run would then SIGKILL it
+    0.25 s later, cutting the stack's drain short. Here the child gets the signal (again,
+    harmlessly) and is waited for.
+    """
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+
+    def forward(signum: int, _frame: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            forward(signal.SIGINT, None)
 
 
 def test(args: list[str]) -> int:
