@@ -31,6 +31,7 @@ from consumers.handlers import Handlers
 from consumers.metrics import BrokerMetrics
 from consumers.queue_metrics import QueueSampler
 from consumers.services.allocation import AllocationService
+from consumers.services.dead_letters import DeadLetterSweeper
 from consumers.services.jobs import JobService, JobSettings
 from consumers.services.replies import ReplyFactory
 from consumers.services.reservoir import CandidateReservoir
@@ -235,6 +236,17 @@ def create_app(
                 interval_s=QUEUE_SAMPLE_INTERVAL_S,
             )
             rt.tasks.append(asyncio.create_task(sampler.run(sampler_stop)))
+            if settings.dlq_sweep_interval_s > 0:
+                sweeper = DeadLetterSweeper(
+                    sqs,
+                    replies=replies,
+                    factory=factory,
+                    metrics=metrics,
+                    dlqs=[names.requests_dlq, names.jobs_dlq],
+                    attempts=settings.max_receive_count,
+                    interval_s=settings.dlq_sweep_interval_s,
+                )
+                rt.tasks.append(asyncio.create_task(sweeper.run(sampler_stop)))
             rt.tasks.append(asyncio.create_task(_sample_pool(pool, metrics)))
             try:
                 yield

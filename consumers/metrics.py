@@ -99,6 +99,13 @@ class BrokerMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.dead_letters_answered = Counter(
+            "broker_dead_letters_answered_total",
+            "DEAD_LETTERED replies the DLQ sweep wrote for requests no handler finished "
+            "(a consumer died holding them on their last receive)",
+            ["queue"],
+            registry=registry,
+        )
         self.receive_count = Histogram(
             "broker_message_receive_count",
             "ApproximateReceiveCount of each message handled, by type (redeliveries show here)",

@@ -76,6 +76,14 @@ class ConsumerSettings(CommonSettings):
         3600, ge=0, description="backoff before cleanup retries a deletion_failed sandbox"
     )
     stale_grace_s: int = Field(86_400, ge=0)
+    dlq_sweep_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description=(
+            "how often the consumer looks for dead-lettered requests no handler finished "
+            "and answers them DEAD_LETTERED (0 turns the sweep off)"
+        ),
+    )
     test_hold_after_handler_s: float = Field(
         0.0,
         ge=0,

@@ -26,6 +26,10 @@ WRITABLE_VALUES = {
 }
 
 
+#: No terminal reply yet: what the DLQ sweep may answer.
+UNANSWERED_CONDITION = "attribute_not_exists(request_id) OR #rs = :pending"
+
+
 class ReplyStore:
     """Reads and conditionally writes reply rows."""
 
@@ -63,6 +67,26 @@ class ReplyStore:
             old = cast(dict[str, Any], exc.response).get("Item")
             return reply_from_item(old) if old else await self._must_get(record.request_id)
         return record
+
+    async def put_if_unanswered(self, record: ReplyRecord) -> bool:
+        """Write a reply only where none is terminal yet (no row, or a pending one).
+
+        Unlike ``put`` it never replaces a ``DEAD_LETTERED`` row: the DLQ sweep uses it, and
+        a row that is dead-lettered already says the same thing.
+        """
+        try:
+            await self._ddb.put_item(
+                TableName=self.table,
+                Item=reply_item(record),
+                ConditionExpression=UNANSWERED_CONDITION,
+                ExpressionAttributeNames={"#rs": "status"},
+                ExpressionAttributeValues={":pending": {"S": ReplyStatus.PENDING.value}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     async def get(self, request_id: str) -> ReplyRecord | None:
         resp = await self._ddb.get_item(

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from infra.provision import provision
 from schemas.errors import ErrorCode
 from schemas.messages import message_attributes
 from schemas.pool import SandboxStatus
@@ -130,3 +131,88 @@ async def test_poison_messages_go_to_the_dlq_with_a_reply_and_do_not_stall_the_g
     assert len(bodies) == 3
     assert "{not json" in bodies
     assert all(m["Attributes"]["MessageGroupId"] == group for m in dead["Messages"])
+
+
+async def test_consumer_killed_holding_requests_on_their_last_receive_leaves_none_unanswered(
+    alloc_env, sqs, ddb, tmp_path
+) -> None:
+    """GIVEN maxReceiveCount 1 and a consumer that received a batch but handled one of it,
+    WHEN it is SIGKILLed, THEN the batch is dead-lettered by SQS without any handler having
+    run, and the next consumer's DLQ sweep answers each such request DEAD_LETTERED: every
+    request ends in exactly one terminal reply, and nothing is claimed twice."""
+    settings = alloc_env.settings.model_copy(update={"max_receive_count": 1})
+    await provision(settings, sqs=sqs, ddb=ddb)  # the redrive policy now says 1
+    await alloc_env.seed(20)
+    names = settings.names
+    url = (await sqs.get_queue_url(QueueName=names.requests_queue))["QueueUrl"]
+    dlq = (await sqs.get_queue_url(QueueName=names.requests_dlq))["QueueUrl"]
+    messages = [allocate_message(f"track-loop-{n:02d}") for n in range(12)]
+    for msg in messages:
+        await _send(
+            sqs,
+            url,
+            msg.model_dump_json(),
+            group=msg.track_id,
+            dedup=msg.request_id,
+            attrs=message_attributes(msg, type_=msg.type),
+        )
+    common = {"BROKER_MAX_RECEIVE_COUNT": "1", "BROKER_VISIBILITY_TIMEOUT_S": "2"}
+    victim = start_consumer(
+        settings,
+        tmp_path / "victim.log",
+        BROKER_MAX_WORKERS="1",
+        BROKER_TEST_HOLD_AFTER_HANDLER_S="600",
+        BROKER_DLQ_SWEEP_INTERVAL_S="0",
+        **common,
+    )
+    try:
+
+        async def victim_holds_a_batch() -> bool:
+            answered = [await alloc_env.replies.get(m.request_id) for m in messages]
+            return sum(r is not None for r in answered) == 1 and await _in_flight(sqs, url) >= 3
+
+        await wait_until(victim_holds_a_batch, timeout=60, what="the victim to hold a batch")
+        held = await _in_flight(sqs, url)
+    finally:
+        victim.kill()
+
+    survivor = start_consumer(
+        settings, tmp_path / "survivor.log", BROKER_DLQ_SWEEP_INTERVAL_S="0.5", **common
+    )
+    try:
+
+        async def all_answered() -> bool:
+            replies = [await alloc_env.replies.get(m.request_id) for m in messages]
+            return all(r is not None and r.terminal for r in replies)
+
+        await wait_until(all_answered, timeout=90, what="a terminal reply for every request")
+    finally:
+        assert survivor.terminate() == 0
+
+    replies = [await alloc_env.replies.get(m.request_id) for m in messages]
+    dead = [r for r in replies if r.error and r.error.code is ErrorCode.DEAD_LETTERED]
+    won = [r for r in replies if r.status is ReplyStatus.SUCCEEDED]
+    assert len(dead) + len(won) == len(messages)
+    # the victim's batch: one handled (its reply stands), the rest never reached a handler
+    assert len(dead) == held - 1
+    sandboxes = [r.result["sandbox_id"] for r in won]
+    assert len(set(sandboxes)) == len(sandboxes)
+    assert await alloc_env.pool.count(SandboxStatus.ALLOCATED) == len(won)
+    for reply in dead:
+        assert await alloc_env.pool.get_pointer(reply.track_id) is None
+    # every dead letter is still there for an operator (the handled one included)
+    assert await _visible(sqs, dlq) == held
+
+
+async def _in_flight(sqs, url: str) -> int:
+    attrs = await sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
+    return int(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+
+
+async def _visible(sqs, url: str) -> int:
+    attrs = await sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
