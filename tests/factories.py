@@ -45,8 +45,8 @@ def sandbox(n: int, *, prefix: str = "lab-aws") -> Sandbox:
 
 async def wait_until(
     predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    *,
     timeout: float = 10.0,
+    *,
     interval: float = 0.05,
     what: str = "condition",
 ) -> None:

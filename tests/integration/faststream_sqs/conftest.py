@@ -11,9 +11,7 @@ test looks for) so each test can count the SQS calls its broker makes.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,26 +24,6 @@ from aiobotocore.session import get_session
 
 from faststream_sqs import SQSBroker
 from tests.conftest import MOTO_CLIENT_CONFIG
-
-
-async def wait_until(
-    predicate: Callable[[], bool] | Callable[[], Awaitable[bool]],
-    timeout: float = 10.0,
-    *,
-    interval: float = 0.02,
-    what: str = "condition",
-) -> None:
-    """Poll `predicate` until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 @dataclass

@@ -10,11 +10,11 @@ import pytest
 from pydantic import BaseModel
 
 from faststream_sqs import SQSMessage
+from tests.factories import wait_until
 from tests.integration.faststream_sqs.conftest import (
     QueueFactory,
     queue_counts,
     running,
-    wait_until,
 )
 
 pytestmark = pytest.mark.integration

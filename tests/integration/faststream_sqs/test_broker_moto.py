@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from faststream_sqs import SQSBroker
-from tests.integration.faststream_sqs.conftest import QueueFactory, running, wait_until
+from tests.factories import wait_until
+from tests.integration.faststream_sqs.conftest import QueueFactory, running
 from tests.unit.faststream_sqs.cases import BrokerCases
 
 pytestmark = pytest.mark.integration

@@ -10,12 +10,12 @@ from pydantic import BaseModel
 from structlog.testing import capture_logs
 
 from faststream_sqs import SQSMessage, SQSQueueConfigError
+from tests.factories import wait_until
 from tests.integration.faststream_sqs.conftest import (
     QueueFactory,
     drain,
     queue_counts,
     running,
-    wait_until,
 )
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from faststream_sqs import SQSBroker
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
-from tests.integration.faststream_sqs.conftest import QueueFactory, running, wait_until
+from tests.factories import wait_until
+from tests.integration.faststream_sqs.conftest import QueueFactory, running
 
 pytestmark = pytest.mark.integration
 
