@@ -84,7 +84,9 @@ data "aws_iam_policy_document" "consumer_task" {
     sid = "Queues"
     # Batch calls (DeleteMessageBatch, SendMessageBatch, ChangeMessageVisibilityBatch) are
     # authorised by these same actions. SendMessage: cleanup fans out to the job queue and
-    # the `dlq` reject policy moves a message to its DLQ itself.
+    # the `dlq` reject policy moves a message to its DLQ itself. On the DLQs, Receive and
+    # ChangeMessageVisibility serve the DLQ sweep, which reads dead letters without
+    # consuming them to answer requests that no handler finished DEAD_LETTERED.
     actions = [
       "sqs:ChangeMessageVisibility",
       "sqs:DeleteMessage",
