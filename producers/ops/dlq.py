@@ -52,6 +52,9 @@ BATCH: Final = 10
 PEEK_DEADLINE_S: Final = 15.0
 #: Held messages must not reappear while a peek is still collecting (deadline + margin).
 PEEK_VISIBILITY_S: Final = 30
+#: How long a replay waits for messages another reader holds (a peek holds for at most
+#: PEEK_VISIBILITY_S, a consumer's DLQ sweep for 30 s, and both release far sooner).
+OTHERS_HOLD_WAIT_S: Final = 35.0
 #: Receipt handles a release or delete may meet that mean "already gone / not held".
 _GONE_CODES: Final = frozenset(
     {"ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"}
@@ -488,10 +491,15 @@ async def replay(
     pause_s: float = 0.0,
     on_sent: Callable[[DeadLetter], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wait_for_others_s: float = OTHERS_HOLD_WAIT_S,
 ) -> ReplayReport:
     """Move selected messages from ``pair.dlq`` back to ``pair.source`` (see module doc).
 
-    ``pause_s`` sleeps after each send: a test hook to kill a replay half-way.
+    Messages another reader holds (a ``dlq list`` in another terminal, a consumer's DLQ
+    sweep) are invisible for a moment; once nothing else is reachable the replay keeps
+    polling for up to ``wait_for_others_s`` while any are in flight, so they are replayed
+    too rather than left behind. ``pause_s`` sleeps after each send: a test hook to kill a
+    replay half-way.
     """
     dlq_url = await queue_url(sqs, pair.dlq)
     source_url = await queue_url(sqs, pair.source)
@@ -501,6 +509,7 @@ async def replay(
     failed_groups: set[str | None] = set()
     lease = _Lease(sqs, dlq_url, visibility_s=visibility_s, clock=clock)
     released_once = False
+    others_deadline = clock() + wait_for_others_s
 
     def full() -> bool:
         return limit is not None and len(report.replayed) >= limit
@@ -516,6 +525,12 @@ async def replay(
                 # Held messages hide their groups; release them once to reach what is behind
                 # them. A second pass with nothing new means there is nothing left to reach.
                 if released_once or not held:
+                    others = (await queue_depth(sqs, pair.dlq, url=dlq_url)).in_flight - len(held)
+                    if others > 0 and clock() < others_deadline:
+                        log.info("dlq_replay_waiting held_by_others=%d", others)
+                        if wait_s == 0:  # no long poll to pace the loop
+                            await asyncio.sleep(0.2)
+                        continue
                     break
                 await release(sqs, dlq_url, list(held.values()))
                 held.clear()

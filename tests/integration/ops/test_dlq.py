@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -340,3 +341,35 @@ async def test_replay_holds_nothing_when_done(stack: Stack) -> None:
     assert report.replayed == []
     assert report.skipped >= 6
     await stack.wait_depth(stack.names.requests_dlq, 6)
+
+
+async def test_replay_waits_for_messages_another_reader_holds(stack: Stack, caplog) -> None:
+    """GIVEN dead letters of which another reader (a peek, a consumer's DLQ sweep) holds
+    some, WHEN a replay has moved everything it can reach, THEN it waits for the held ones
+    to be released and replays them too, rather than ending with them left behind."""
+    sent = [allocate_message(f"track-h{i}") for i in range(5)]
+    for msg in sent:
+        await stack.dead_letter(msg, group=msg.track_id)
+    dlq_name = stack.names.requests_dlq
+    await stack.wait_depth(dlq_name, 5)
+    grabbed = await stack.sqs.receive_message(
+        QueueUrl=stack.url(dlq_name), MaxNumberOfMessages=2, VisibilityTimeout=60
+    )
+    handles = [m["ReceiptHandle"] for m in grabbed["Messages"]]
+    assert len(handles) == 2
+    caplog.set_level("INFO", logger="producers.ops.dlq")
+
+    replaying = asyncio.create_task(
+        dlq.replay(stack.sqs, pair=dlq.dlq_pairs(stack.names, "requests")[0], wait_s=1)
+    )
+    await wait_until(
+        lambda: "dlq_replay_waiting held_by_others=2" in caplog.text or replaying.done(),
+        timeout=30,
+        what="the replay to wait for the held messages",
+    )
+    assert not replaying.done(), "the replay ended with two messages still held by another"
+    await dlq.release(stack.sqs, stack.url(dlq_name), handles)
+    report = await asyncio.wait_for(replaying, timeout=60)
+
+    assert sorted(lt.request_id for lt in report.replayed) == sorted(m.request_id for m in sent)
+    assert (report.left_visible, report.left_in_flight) == (0, 0)
