@@ -21,6 +21,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.pool import Sandbox
@@ -34,6 +35,16 @@ PageFetcher = Callable[
 CONSUMED_TTL_S = 30.0
 #: Upper bound on index pages read in one refill while looking for a fresh candidate.
 MAX_PAGES_PER_REFILL = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _EmptyRefill:
+    """A refill that found no fresh candidate: its number, the generation it began in, and
+    whether some listed candidates were in flight."""
+
+    number: int
+    generation: int
+    pending: bool
 
 
 class CandidateReservoir:
@@ -56,27 +67,44 @@ class CandidateReservoir:
         self._inflight: set[str] = set()
         self._consumed: dict[str, float] = {}
         self._resolved = asyncio.Event()
+        self._generation = 0  # how many times an in-flight candidate was resolved
+        self._empty: dict[str | None, _EmptyRefill] = {}  # the latest refill, if it found none
         self.refills = 0
 
     async def take(self, name_prefix: str | None = None) -> Sandbox | None:
         """A candidate no other handler here holds, or None when the index has none."""
         queue = self._queues.setdefault(name_prefix, deque())
+        arrived = self.refills  # refills numbered from here on started after this call
         while True:
             candidate = self._pop_fresh(queue)
             if candidate is not None:
                 self._inflight.add(candidate.sandbox_id)
                 return candidate
-            resolved = self._resolved
             lock = self._locks.setdefault(name_prefix, asyncio.Lock())
             async with lock:
                 if queue:  # another handler refilled while we waited for the lock
                     continue
-                page, pending = await self._refill(name_prefix)
-                if page:
-                    queue.extend(page)
-                    continue
-                if not pending:
-                    return None
+                # Single flight: a refill that started after this call and found nothing
+                # answers it too — the index was read after the request came. When it found
+                # only candidates in flight, that holds until one of them is resolved.
+                # (In a burst past the pool's size, every refused request used to make its
+                # own empty Query.)
+                resolved = self._resolved
+                empty = self._empty.get(name_prefix)
+                if empty is not None and empty.number >= arrived:
+                    if not empty.pending:
+                        return None
+                    if empty.generation != self._generation:
+                        empty = None  # something was resolved since: look again
+                else:
+                    empty = None
+                if empty is None:
+                    page, pending = await self._refill(name_prefix)
+                    if page:
+                        queue.extend(page)
+                        continue
+                    if not pending:
+                        return None
             await resolved.wait()  # some candidate is in flight: see how it ends
 
     def consumed(self, candidate: Sandbox) -> None:
@@ -94,6 +122,7 @@ class CandidateReservoir:
         self._signal()
 
     def _signal(self) -> None:
+        self._generation += 1
         self._resolved.set()
         self._resolved = asyncio.Event()
 
@@ -113,7 +142,15 @@ class CandidateReservoir:
 
     async def _refill(self, name_prefix: str | None) -> tuple[list[Sandbox], bool]:
         """(fresh candidates, whether some listed ones are in flight) from the index."""
+        number, generation = self.refills, self._generation
         self.refills += 1
+        self._empty.pop(name_prefix, None)
+        fresh, pending = await self._read_index(name_prefix)
+        if not fresh:
+            self._empty[name_prefix] = _EmptyRefill(number, generation, pending)
+        return fresh, pending
+
+    async def _read_index(self, name_prefix: str | None) -> tuple[list[Sandbox], bool]:
         now = self._clock()
         self._consumed = {k: t for k, t in self._consumed.items() if now - t < CONSUMED_TTL_S}
         start: dict[str, Any] | None = None

@@ -80,3 +80,57 @@ async def test_prefix_pages_past_non_matching_items() -> None:
     res = CandidateReservoir(index.page, page_size=5)
     got = await res.take("lab-gcp")
     assert got is not None and got.sandbox_id == "x"
+
+
+class SlowIndex(FakeIndex):
+    """A page read that takes a moment, as a Query does: other takers run meanwhile."""
+
+    async def page(self, prefix, limit, start):
+        await asyncio.sleep(0.001)
+        return await super().page(prefix, limit, start)
+
+
+async def test_concurrent_takers_on_an_empty_index_share_one_query() -> None:
+    """Past the pool's size, refused requests do not each read the index again."""
+    index = SlowIndex(0)
+    res = CandidateReservoir(index.page, page_size=10)
+
+    got = await asyncio.gather(*(res.take() for _ in range(20)))
+
+    assert got == [None] * 20
+    # the first taker's read began before the others came, so it cannot answer them; the
+    # second read, begun after all had come, answers all of them
+    assert index.calls == 2
+
+
+async def test_an_empty_read_from_before_the_call_does_not_answer_it() -> None:
+    """Only a read that started after the call may say "none" for it."""
+    index = FakeIndex(0)
+    res = CandidateReservoir(index.page, page_size=10)
+    assert await res.take() is None
+    index.available["late"] = sandbox(7).model_copy(update={"sandbox_id": "late"})
+
+    got = await res.take()
+
+    assert got is not None and got.sandbox_id == "late"
+    assert index.calls == 2
+
+
+async def test_waiters_on_in_flight_candidates_do_not_each_requery() -> None:
+    index = SlowIndex(1)
+    res = CandidateReservoir(index.page, page_size=10)
+    held = await res.take()
+    waiters = [asyncio.create_task(res.take()) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    assert not any(w.done() for w in waiters)
+    calls_while_waiting = index.calls
+
+    index.available.pop(held.sandbox_id)
+    res.consumed(held)
+    got = await asyncio.wait_for(asyncio.gather(*waiters), timeout=5)
+
+    assert got == [None] * 10
+    # the first fill; the first waiter's read, which found it in flight; one read begun
+    # after the other waiters came — then one more once it was resolved
+    assert calls_while_waiting == 3
+    assert index.calls == 4
