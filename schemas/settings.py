@@ -76,6 +76,14 @@ class ConsumerSettings(CommonSettings):
         3600, ge=0, description="backoff before cleanup retries a deletion_failed sandbox"
     )
     stale_grace_s: int = Field(86_400, ge=0)
+    aws_retry_mode: Literal["standard", "adaptive", "legacy"] = Field(
+        "standard",
+        description=(
+            "botocore retry mode for SQS and DynamoDB; adaptive adds a client-side rate "
+            "limiter that slows every handler sharing the client after a throttle"
+        ),
+    )
+    aws_max_attempts: int = Field(5, ge=1, le=20, description="botocore attempts per call")
     dlq_sweep_interval_s: float = Field(
         10.0,
         ge=0,

@@ -68,7 +68,7 @@ class TimedClient:
 
 async def direct_claims(stack: BenchStack, n: int, tag: str) -> dict[str, Any]:
     names = ResourceNames.with_prefix(stack.info["name_prefix"])
-    config = AioConfig(retries={"max_attempts": 5, "mode": "adaptive"}, max_pool_connections=64)
+    config = AioConfig(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=64)
     async with get_session().create_client(
         "dynamodb",
         endpoint_url=stack.moto,
