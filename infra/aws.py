@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
 
-#: Adaptive retries absorb DynamoDB throttling and SQS hiccups on AWS; short timeouts keep a
+#: Standard retries absorb DynamoDB throttling and SQS hiccups on AWS; short timeouts keep a
 #: CLI against an unreachable endpoint from hanging.
 CLI_CLIENT_CONFIG = AioConfig(
     retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30
