@@ -1,6 +1,6 @@
 """``sandbox-broker up``: the whole system on one machine.
 
-Embedded default (no AWS account, no Docker): a moto server in this process, the queues and
+Embedded default (no AWS account, no Docker): a moto server in a child process, the queues and
 tables provisioned, a fake CSP seeded with sandboxes, consumer processes, a first sync, the
 scheduler and the gateway. With ``AWS_ENDPOINT_URL`` (LocalStack) or ``--aws`` the same
 steps run against that endpoint or AWS instead, skipping moto and the fake CSP.
@@ -30,7 +30,8 @@ import uvicorn
 from rich.console import Console
 
 from infra.aws import aws_clients
-from infra.embedded.moto import EmbeddedMoto
+from infra.embedded.children import spawn
+from infra.embedded.moto_process import MotoProcess
 from infra.embedded.server import QuietSignalServer
 from infra.fake_csp import FakeCsp
 from infra.provision import provision
@@ -80,7 +81,7 @@ class StackInfo:
 class Stack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
-        self._moto: EmbeddedMoto | None = None
+        self._moto: MotoProcess | None = None
         self._csp: FakeCsp | None = None
         self._children: list[subprocess.Popen[bytes]] = []
         self._consumer_ports: list[int] = []
@@ -96,7 +97,7 @@ class Stack:
         embedded = not (self.options.aws or base.aws_endpoint_url)
         csp_token = env.get("BROKER_CSP_TOKEN") or secrets.token_urlsafe(24)
         if embedded:
-            self._moto = EmbeddedMoto().start()
+            self._moto = await asyncio.to_thread(MotoProcess().start)
             for key, value in EMBEDDED_CREDENTIALS.items():
                 env.setdefault(key, value)
                 os.environ.setdefault(key, value)
@@ -183,7 +184,7 @@ class Stack:
             if self._csp is not None:
                 await asyncio.to_thread(self._csp.stop)
             if self._moto is not None:
-                self._moto.stop()
+                await asyncio.to_thread(self._moto.stop)
         console.print("[green]stopped[/]")
         return 0
 
@@ -193,9 +194,7 @@ class Stack:
             port = port or _free_port()
             self._consumer_ports.append(port)
             child_env = dict(env, BROKER_HTTP_PORT=str(port))
-            self._children.append(
-                subprocess.Popen([sys.executable, "-m", "infra", "consumer"], env=child_env)
-            )
+            self._children.append(spawn([sys.executable, "-m", "infra", "consumer"], env=child_env))
 
     def _stop_consumers(self) -> None:
         for child in self._children:
