@@ -1,0 +1,63 @@
+"""Candidate pages start at a random point, so consumer processes do not share one first page."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from consumers.stores.pool import PoolStore
+from tests.factories import sandbox
+
+
+async def _seed_uuid_ids(alloc_env, count: int, rng: random.Random) -> set[str]:
+    ids = set()
+    for n in range(count):
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))  # like the CSP's account ids
+        assert await alloc_env.pool.put_available(sandbox(n).model_copy(update={"sandbox_id": sid}))
+        ids.add(sid)
+    return ids
+
+
+async def _all_pages(pool: PoolStore, limit: int) -> list[str]:
+    seen, start = [], None
+    while True:
+        items, start = await pool.candidate_page(name_prefix=None, limit=limit, start_key=start)
+        seen += [c.sandbox_id for c in items]
+        if start is None:
+            return seen
+
+
+async def test_first_pages_of_two_stores_differ_once_they_know_the_id_shape(alloc_env, ddb) -> None:
+    ids = await _seed_uuid_ids(alloc_env, 200, random.Random(7))
+    table, replies = alloc_env.pool.table, alloc_env.replies
+    one = PoolStore(ddb, table=table, replies=replies, rng=random.Random(1))
+    two = PoolStore(ddb, table=table, replies=replies, rng=random.Random(2))
+    for store in (one, two):  # the very first read starts at the beginning
+        await store.candidate_page(name_prefix=None, limit=20)
+
+    first_one, _ = await one.candidate_page(name_prefix=None, limit=20)
+    first_two, _ = await two.candidate_page(name_prefix=None, limit=20)
+
+    overlap = {c.sandbox_id for c in first_one} & {c.sandbox_id for c in first_two}
+    assert len(overlap) < 10
+    assert {c.sandbox_id for c in first_one + first_two} <= ids
+
+
+async def test_a_spread_listing_still_lists_every_available_sandbox(alloc_env, ddb) -> None:
+    ids = await _seed_uuid_ids(alloc_env, 120, random.Random(8))
+    store = PoolStore(
+        ddb, table=alloc_env.pool.table, replies=alloc_env.replies, rng=random.Random(3)
+    )
+    await store.candidate_page(name_prefix=None, limit=10)  # learn the id shape
+
+    for _ in range(5):  # five random starts, each followed to the end and wrapped
+        assert set(await _all_pages(store, limit=25)) == ids
+
+
+async def test_an_empty_index_ends_the_listing(alloc_env, ddb) -> None:
+    store = PoolStore(
+        ddb, table=alloc_env.pool.table, replies=alloc_env.replies, rng=random.Random(4)
+    )
+    store._id_sample = str(uuid.UUID(int=5, version=4))  # as if it had seen one before
+
+    assert await _all_pages(store, limit=25) == []
