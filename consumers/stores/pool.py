@@ -160,6 +160,7 @@ class PoolStore:
         self.replies = replies
         self._rng = rng or random.Random()  # noqa: S311 - spreading load, not security
         self._id_sample: str | None = None  # a sandbox id seen, for the shape of random ones
+        self._shape_read = False
 
     # reads ------------------------------------------------------------------------------
 
@@ -172,15 +173,18 @@ class PoolStore:
     ) -> tuple[list[Sandbox], dict[str, Any] | None]:
         """One page of ``available`` sandboxes from StatusIndex (eventually consistent).
 
-        A first page (no ``start_key``) starts at a random point of the index once this
-        store has seen what sandbox ids look like, so that consumers in different processes
-        read different pages instead of all claiming from the first one (with two consumers
-        in a 1,000-track burst, 0.66 claims per allocation lost that race). The pages go on
-        to the end of the index and then once more from its beginning to its end: every
-        available sandbox is still listed before the last page says there are no more,
-        whatever order the index keeps equal keys in.
+        A first page (no ``start_key``) starts at a random point of the index, so that
+        consumers in different processes read different pages instead of all claiming from
+        the first one (with two consumers in a 1,000-track burst, 0.66 claims per allocation
+        lost that race). The pages go on to the end of the index and then once more from its
+        beginning to its end: every available sandbox is still listed before the last page
+        says there are no more, whatever order the index keeps equal keys in. The random
+        point is an id shaped like the ids seen; the store's first listing learns their
+        shape from a one-item read.
         """
         wrap = start_key is not None and start_key.get(_WRAP_KEY) is not None
+        if start_key is None and self._id_sample is None and not self._shape_read:
+            await self._learn_id_shape()  # one item, once, so that even page 1 is spread
         if start_key is None and self._id_sample is not None:
             start_key = self._spread_start(self._id_sample)
             wrap = False
@@ -206,6 +210,12 @@ class PoolStore:
             # still in the part after the random point: carry the mark; at its end, wrap
             last = {**last, _SPREAD_KEY: {"BOOL": True}} if last else {_WRAP_KEY: {"BOOL": True}}
         return items, last
+
+    async def _learn_id_shape(self) -> None:
+        self._shape_read = True
+        resp = await self._ddb.query(**_status_query(self.table, SandboxStatus.AVAILABLE), Limit=1)
+        for item in resp.get("Items", []):
+            self._id_sample = sandbox_from_item(item).sandbox_id
 
     def _spread_start(self, sample: str) -> dict[str, Any]:
         """An ExclusiveStartKey at a random point: a random id shaped like ``sample``."""
