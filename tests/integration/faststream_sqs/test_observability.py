@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from faststream_sqs import SQSBroker
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
 from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import QueueFactory, running
+from tests.integration.faststream_sqs.conftest import QueueFactory, queue_counts, running
 
 pytestmark = pytest.mark.integration
 
@@ -69,10 +69,12 @@ async def test_prometheus_counts_consumed_and_published_messages_by_queue(
 
 
 async def test_asgi_app_serves_health_and_an_asyncapi_document_listing_the_queues(
-    make_queue: QueueFactory, make_broker: Any
+    make_queue: QueueFactory, make_broker: Any, sqs: Any
 ) -> None:
     # GIVEN an AsgiFastStream app around a broker with a subscriber and a publisher
-    source, target = await make_queue(), await make_queue(fifo=True)
+    source = await make_queue()
+    # the publisher gives a group id only: the FIFO target deduplicates by content
+    target = await make_queue(fifo=True, attributes={"ContentBasedDeduplication": "true"})
     broker, _ = await make_broker()
     handled: list[int] = []
 
@@ -98,6 +100,14 @@ async def test_asgi_app_serves_health_and_an_asyncapi_document_listing_the_queue
             docs = await http.get("/asyncapi")
         await broker.publish(Item(n=1), queue=source.name)
         await wait_until(lambda: handled == [1], 10)
+
+        # the handler's return value went on to the target (a failed publish would have
+        # nacked the message and run the handler again)
+        async def forwarded() -> bool:
+            return (await queue_counts(sqs, target.url))[0] == 1
+
+        await wait_until(forwarded, 10, what="the handler's result on the target queue")
+    assert handled == [1]
 
     # THEN health answers 204, and the document names both queues as SQS channels
     assert health.status_code == 204
