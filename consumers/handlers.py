@@ -90,8 +90,9 @@ class Handlers:
             receive_count=delivery.receive_count,
         ):
             started = time.perf_counter()
+            written: ReplyRecord | None = None
             try:
-                result = await self._run_job(job, delivery)
+                result, written = await self._run_job(job, delivery)
             except SandboxError as exc:  # e.g. CSP unavailable: an outcome, not a crash
                 record = self.factory.failed(
                     request_id=job.request_id,
@@ -107,15 +108,9 @@ class Handlers:
             else:
                 if result is None:
                     return None
-                record = self.factory.succeeded(
-                    request_id=job.request_id,
-                    action=job.type,
-                    track_id=None,
-                    result=result.model_dump(),
-                    attempts=delivery.receive_count,
-                )
+                record = written or self._job_succeeded(job, result, delivery)
                 outcome = "succeeded" if not result.failed else "partial"
-            stored = await self.replies.put(record)
+            stored = written if written is not None else await self.replies.put(record)
             self.metrics.job_finished(
                 job.type,
                 outcome,
@@ -131,22 +126,45 @@ class Handlers:
             self._observe(job.type, job.requested_at.timestamp(), stored)
             return stored
 
-    async def _run_job(self, job: JobMessage, delivery: Delivery) -> JobResult | None:
+    def _job_succeeded(self, job: JobMessage, result: JobResult, delivery: Delivery) -> ReplyRecord:
+        return self.factory.succeeded(
+            request_id=job.request_id,
+            action=job.type,
+            track_id=None,
+            result=result.model_dump(),
+            attempts=delivery.receive_count,
+        )
+
+    async def _run_job(
+        self, job: JobMessage, delivery: Delivery
+    ) -> tuple[JobResult | None, ReplyRecord | None]:
+        """The job's result (None: nacked for a later retry) and its reply if already written."""
         match job:
             case SyncJob():
-                return await self.jobs.sync()
+                return await self.jobs.sync(), None
             case CleanupJob():
-                return await self.jobs.cleanup(self.publish_deletes, request_id=job.request_id)
+                return (
+                    await self.jobs.cleanup(self.publish_deletes, request_id=job.request_id),
+                    None,
+                )
             case ExpireJob():
-                return await self.jobs.expire()
+                return await self.jobs.expire(), None
             case DeleteStaleJob():
-                return await self.jobs.delete_stale()
+                return await self.jobs.delete_stale(), None
             case DeleteSandboxJob():
-                outcome = await self.jobs.delete_sandbox(job, attempt=delivery.receive_count)
+                built: list[ReplyRecord] = []
+
+                def reply(result: JobResult) -> dict[str, Any]:
+                    built.append(self._job_succeeded(job, result, delivery))
+                    return self.replies.put_transact_item(built[-1])
+
+                outcome = await self.jobs.delete_sandbox(
+                    job, attempt=delivery.receive_count, reply=reply
+                )
                 if outcome.retry_in_s is not None:
                     await delivery.nack(outcome.retry_in_s)
-                    return None
-                return outcome.result
+                    return None, None
+                return outcome.result, built[-1] if outcome.reply_written else None
 
     async def on_undecodable(self, body: bytes | str, error: Exception) -> None:
         """A body that does not validate: answer INVALID_REQUEST when it names its request."""

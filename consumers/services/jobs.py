@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -189,12 +189,20 @@ class JobService:
             requested_by="scheduler",
         )
 
-    async def delete_sandbox(self, job: DeleteSandboxJob, *, attempt: int) -> DeleteOutcome:
+    async def delete_sandbox(
+        self,
+        job: DeleteSandboxJob,
+        *,
+        attempt: int,
+        reply: Callable[[JobResult], dict[str, Any]] | None = None,
+    ) -> DeleteOutcome:
         """Delete one sandbox in the CSP, then remove its item.
 
         On a CSP failure the item records the error; the caller retries the message after
         ``retry_in_s``. After ``max_deletion_retries`` the item becomes deletion_failed and a
         later cleanup retries it with a longer backoff — never dropped silently.
+        ``reply(result)`` gives the transact Put of the reply for a deletion, written in
+        the same transaction as the removal (``reply_written`` says whether it was).
         """
         sandbox = await self._pool.get_sandbox(job.sandbox_id)
         if sandbox is None:
@@ -221,7 +229,12 @@ class JobService:
             )
             retry_in = None if give_up else self._settings.delete_retry_base_s * 2 ** (attempt - 1)
             return DeleteOutcome(JobResult(examined=1, failed=1), retry_in_s=retry_in)
-        removed = await self._pool.delete_deleted(sandbox.sandbox_id)
+        done = JobResult(examined=1, changed=1)
+        removed, written = await self._pool.delete_deleted(
+            sandbox.sandbox_id, reply=reply(done) if reply is not None else None
+        )
+        if removed and written:
+            return DeleteOutcome(done, reply_written=True)
         return DeleteOutcome(JobResult(examined=1, changed=int(removed)))
 
 
@@ -230,3 +243,5 @@ class DeleteOutcome:
     result: JobResult
     #: Seconds until the message should be tried again; None when it is settled.
     retry_in_s: int | None = None
+    #: The reply was written with the removal (``reply`` given): the caller need not.
+    reply_written: bool = False

@@ -559,16 +559,40 @@ class PoolStore:
             values[":since"] = to_attr(sandbox.stale_since)
         return await self._conditional_delete(sandbox.sandbox_id, condition, values)
 
-    async def delete_deleted(self, sandbox_id: str) -> bool:
-        """Remove an item the CSP has deleted (only from pending_deletion/deletion_failed)."""
-        return await self._conditional_delete(
-            sandbox_id,
-            "#st IN (:pd, :df)",
-            {
-                ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
-                ":df": {"S": SandboxStatus.DELETION_FAILED.value},
-            },
-        )
+    async def delete_deleted(
+        self, sandbox_id: str, *, reply: dict[str, Any] | None = None
+    ) -> tuple[bool, bool]:
+        """Remove an item the CSP has deleted (only from pending_deletion/deletion_failed).
+
+        With ``reply`` (a transact Put of the job's reply row) the removal and the reply are
+        one TransactWriteItems: the outcome and its answer become durable together, in one
+        call instead of two. Returns (removed, reply written); when the transaction is
+        refused the removal is tried alone and the caller writes the reply itself.
+        """
+        condition = "#st IN (:pd, :df)"
+        values = {
+            ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+            ":df": {"S": SandboxStatus.DELETION_FAILED.value},
+        }
+        if reply is not None:
+            delete = {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": _key(sandbox_key(sandbox_id)),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#st": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            }
+            try:
+                await self._ddb.transact_write_items(TransactItems=cast(Any, [delete, reply]))
+            except ClientError as exc:
+                if not _cancelled(exc):
+                    raise
+                # the item changed, or a terminal reply exists: settle each on its own
+            else:
+                return True, True
+        return await self._conditional_delete(sandbox_id, condition, values), False
 
     async def record_deletion_failure(
         self, sandbox_id: str, *, error: str, give_up: bool, next_attempt_at: float, now: float

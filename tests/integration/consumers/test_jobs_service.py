@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from consumers.services.jobs import JobService, JobSettings
+from consumers.services.replies import ReplyFactory
 from schemas.errors import UpstreamUnavailableError
 from schemas.messages import DeleteSandboxJob
 from schemas.pool import SandboxStatus
@@ -220,3 +221,59 @@ async def test_cleanup_fans_out_and_deletes_retry_then_give_up(alloc_env) -> Non
     assert done.result.changed == 1
     assert await alloc_env.pool.get_sandbox(bad) is None
     assert bad in csp.deleted
+
+
+async def test_a_deletion_and_its_reply_are_written_in_one_transaction(alloc_env) -> None:
+    """GIVEN a pending sandbox deleted in the CSP, WHEN delete_sandbox is given the reply's
+    transact Put, THEN the item's removal and the reply row land together; and where a
+    terminal reply already stands the removal still happens and the old reply is kept."""
+    csp = FakeCsp()
+    csp.add(2)
+    svc = jobs(alloc_env, csp, Clock())
+    await svc.sync()
+    allocator = alloc_env.service()
+    for i in range(2):
+        got = await allocator.allocate(allocate_message(f"tx{i}"))
+        await allocator.release(release_message(f"tx{i}", got.result["sandbox_id"]))
+    published: list[DeleteSandboxJob] = []
+
+    async def publish(batch):
+        published.extend(batch)
+        return 0
+
+    await svc.cleanup(publish, request_id="req_cleanuptx")
+    factory = ReplyFactory(ttl_s=3600)
+
+    def reply_for(job: DeleteSandboxJob):
+        def build(result):
+            record = factory.succeeded(
+                request_id=job.request_id,
+                action=job.type,
+                track_id=None,
+                result=result.model_dump(),
+                attempts=1,
+            )
+            return alloc_env.replies.put_transact_item(record)
+
+        return build
+
+    first, second = published
+    outcome = await svc.delete_sandbox(first, attempt=1, reply=reply_for(first))
+    assert outcome.reply_written and outcome.result.changed == 1
+    assert await alloc_env.pool.get_sandbox(first.sandbox_id) is None
+    stored = await alloc_env.replies.get(first.request_id)
+    assert stored.status is ReplyStatus.SUCCEEDED
+    assert stored.result == {"examined": 1, "changed": 1, "failed": 0}
+
+    earlier = factory.failed(
+        request_id=second.request_id,
+        action=second.type,
+        track_id=None,
+        error=UpstreamUnavailableError("an earlier answer"),
+        attempts=1,
+    )
+    await alloc_env.replies.put(earlier)
+    outcome = await svc.delete_sandbox(second, attempt=1, reply=reply_for(second))
+    assert not outcome.reply_written and outcome.result.changed == 1
+    assert await alloc_env.pool.get_sandbox(second.sandbox_id) is None
+    assert await alloc_env.replies.get(second.request_id) == earlier

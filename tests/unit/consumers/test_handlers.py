@@ -50,7 +50,7 @@ class FakeJobs:
             raise self._sync
         return self._sync
 
-    async def delete_sandbox(self, job, *, attempt):
+    async def delete_sandbox(self, job, *, attempt, reply=None):
         return self._delete
 
 
