@@ -15,12 +15,15 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+import structlog
 from botocore.exceptions import ClientError
 
 from consumers.stores.replies import ReplyStore
 from schemas.items import from_item, reply_from_item, sandbox_from_item, to_attr, to_item
 from schemas.pool import STATUS_INDEX, Sandbox, SandboxStatus, sandbox_key, track_key
 from schemas.replies import ReplyRecord
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -161,6 +164,8 @@ class PoolStore:
         self._rng = rng or random.Random()  # noqa: S311 - spreading load, not security
         self._id_sample: str | None = None  # a sandbox id seen, for the shape of random ones
         self._shape_read = False
+        #: DynamoDB refused a made-up start key once: list from the beginning from then on.
+        self._spread_refused = False
 
     # reads ------------------------------------------------------------------------------
 
@@ -185,7 +190,10 @@ class PoolStore:
         wrap = start_key is not None and start_key.get(_WRAP_KEY) is not None
         if start_key is None and self._id_sample is None and not self._shape_read:
             await self._learn_id_shape()  # one item, once, so that even page 1 is spread
-        if start_key is None and self._id_sample is not None:
+        fresh_spread = start_key is None and self._id_sample is not None
+        fresh_spread = fresh_spread and not self._spread_refused
+        if fresh_spread:
+            assert self._id_sample is not None
             start_key = self._spread_start(self._id_sample)
             wrap = False
             spread = True
@@ -201,7 +209,18 @@ class PoolStore:
             kwargs["ExclusiveStartKey"] = {
                 k: v for k, v in start_key.items() if k not in (_SPREAD_KEY, _WRAP_KEY)
             }
-        resp = await self._ddb.query(**kwargs)
+        try:
+            resp = await self._ddb.query(**kwargs)
+        except ClientError as exc:
+            # The random start names no item. moto and, as documented, DynamoDB take any key
+            # of the right shape as a position; should an endpoint refuse it, list from the
+            # beginning (every consumer then starts at page one: more conflicts, same
+            # answers) rather than fail the allocation.
+            if not (fresh_spread and exc.response["Error"]["Code"] == "ValidationException"):
+                raise
+            log.warning("candidate_spread_refused", error=str(exc)[:200])
+            self._spread_refused = True
+            return await self.candidate_page(name_prefix=name_prefix, limit=limit)
         items = [sandbox_from_item(i) for i in resp.get("Items", [])]
         if items:
             self._id_sample = items[-1].sandbox_id

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import uuid
 
+from botocore.exceptions import ClientError
+
 from consumers.stores.pool import PoolStore
 from tests.factories import sandbox
 
@@ -59,3 +61,35 @@ async def test_an_empty_index_ends_the_listing(alloc_env, ddb) -> None:
 
     store._id_sample = str(uuid.UUID(int=5, version=4))  # as if it had seen one before
     assert await _all_pages(store, limit=25) == []
+
+
+class RefusesMadeUpStartKeys:
+    """A DynamoDB client that, like a stricter endpoint might, refuses a start key that
+    names no item (the random start of a spread listing)."""
+
+    def __init__(self, ddb, ids: set[str]) -> None:
+        self._ddb, self._ids, self.refused = ddb, ids, 0
+
+    async def query(self, **kwargs):
+        start = kwargs.get("ExclusiveStartKey")
+        if start is not None and start["PK"]["S"].removeprefix("SBX#") not in self._ids:
+            self.refused += 1
+            raise ClientError(
+                {"Error": {"Code": "ValidationException", "Message": "invalid start key"}},
+                "Query",
+            )
+        return await self._ddb.query(**kwargs)
+
+
+async def test_a_refused_random_start_falls_back_to_listing_from_the_beginning(
+    alloc_env, ddb
+) -> None:
+    ids = await _seed_uuid_ids(alloc_env, 30, random.Random(3))
+    strict = RefusesMadeUpStartKeys(ddb, ids)
+    pool = PoolStore(strict, table=alloc_env.pool.table, replies=alloc_env.replies)
+
+    listed = await _all_pages(pool, limit=7)
+    again = await _all_pages(pool, limit=7)
+
+    assert set(listed) == set(again) == ids
+    assert strict.refused == 1  # once refused, the store stops trying
