@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumers.metrics import BrokerMetrics
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
+from faststream_sqs.acks import chunks
 from schemas.ids import is_header_value, is_request_id
 
 if TYPE_CHECKING:
@@ -220,8 +221,7 @@ class DeadLetterSweeper:
 
     async def _release(self, url: str, handles: list[str]) -> None:
         """Visibility 0 for everything held; a failure only delays their reappearance."""
-        for i in range(0, len(handles), BATCH):
-            chunk = handles[i : i + BATCH]
+        for chunk in chunks(handles):
             try:
                 await self.sqs.change_message_visibility_batch(
                     QueueUrl=url,

@@ -183,15 +183,8 @@ async def test_cleanup_fans_out_and_deletes_retry_then_give_up(alloc_env) -> Non
     clock = Clock()
     svc = jobs(alloc_env, csp, clock)
     await svc.sync()
-    allocator = alloc_env.service()
-    for i in range(3):
-        got = await allocator.allocate(allocate_message(f"t{i}"))
-        await allocator.release(release_message(f"t{i}", got.result["sandbox_id"]))
-    published: list[DeleteSandboxJob] = []
-
-    async def publish(batch):
-        published.extend(batch)
-        return 0
+    await _allocate_and_release(alloc_env, "t", 3)
+    published, publish = _collector()
 
     fanned = await svc.cleanup(publish, request_id="req_cleanup1")
     assert fanned.examined == 3
@@ -231,15 +224,8 @@ async def test_a_deletion_and_its_reply_are_written_in_one_transaction(alloc_env
     csp.add(2)
     svc = jobs(alloc_env, csp, Clock())
     await svc.sync()
-    allocator = alloc_env.service()
-    for i in range(2):
-        got = await allocator.allocate(allocate_message(f"tx{i}"))
-        await allocator.release(release_message(f"tx{i}", got.result["sandbox_id"]))
-    published: list[DeleteSandboxJob] = []
-
-    async def publish(batch):
-        published.extend(batch)
-        return 0
+    await _allocate_and_release(alloc_env, "tx", 2)
+    published, publish = _collector()
 
     await svc.cleanup(publish, request_id="req_cleanuptx")
     factory = ReplyFactory(ttl_s=3600)
@@ -277,3 +263,22 @@ async def test_a_deletion_and_its_reply_are_written_in_one_transaction(alloc_env
     assert not outcome.reply_written and outcome.result.changed == 1
     assert await alloc_env.pool.get_sandbox(second.sandbox_id) is None
     assert await alloc_env.replies.get(second.request_id) == earlier
+
+
+async def _allocate_and_release(alloc_env, prefix: str, n: int) -> None:
+    """n tracks each allocate and release: n sandboxes pending deletion."""
+    allocator = alloc_env.service()
+    for i in range(n):
+        got = await allocator.allocate(allocate_message(f"{prefix}{i}"))
+        await allocator.release(release_message(f"{prefix}{i}", got.result["sandbox_id"]))
+
+
+def _collector():
+    """A PublishDeletes that keeps what it is given, and the list it keeps it in."""
+    published: list[DeleteSandboxJob] = []
+
+    async def publish(batch):
+        published.extend(batch)
+        return 0
+
+    return published, publish
