@@ -29,6 +29,7 @@ from consumers.csp.client import CspClient, csp_http_client
 from consumers.csp.errors import CspError
 from consumers.handlers import Handlers
 from consumers.metrics import BrokerMetrics
+from consumers.periodic import repeat
 from consumers.queue_metrics import QueueSampler
 from consumers.services.allocation import AllocationService
 from consumers.services.dead_letters import DeadLetterSweeper
@@ -259,7 +260,16 @@ def create_app(
                     interval_s=settings.dlq_sweep_interval_s,
                 )
                 rt.tasks.append(asyncio.create_task(sweeper.run(sampler_stop)))
-            rt.tasks.append(asyncio.create_task(_sample_pool(pool, metrics)))
+            rt.tasks.append(
+                asyncio.create_task(
+                    repeat(
+                        lambda: _sample_pool(pool, metrics),
+                        sampler_stop,
+                        interval_s=POOL_SAMPLE_INTERVAL_S,
+                        failed_event="pool_sampler_failed",
+                    )
+                )
+            )
             try:
                 yield
             finally:
@@ -313,11 +323,10 @@ def create_app(
 
 
 async def _sample_pool(pool: PoolStore, metrics: BrokerMetrics) -> None:
-    while True:
-        try:
-            counts = {s.value: await pool.count(s) for s in SandboxStatus}
-            metrics.set_pool(counts)
-            log.info("pool_stats", **counts)
-        except Exception as exc:  # a missed sample is not worth a crash
-            log.warning("pool_sample_failed", error=type(exc).__name__)
-        await asyncio.sleep(POOL_SAMPLE_INTERVAL_S)
+    """One sample of the pool gauges (five Query COUNTs)."""
+    try:
+        counts = {s.value: await pool.count(s) for s in SandboxStatus}
+        metrics.set_pool(counts)
+        log.info("pool_stats", **counts)
+    except Exception as exc:  # a missed sample is not worth a crash
+        log.warning("pool_sample_failed", error=type(exc).__name__)

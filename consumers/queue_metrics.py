@@ -10,13 +10,14 @@ moto does not report it, so there the gauge stays unset rather than showing a ma
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from consumers.periodic import repeat
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -108,10 +109,9 @@ class QueueSampler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sample every ``interval_s`` until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                await self.sample_once()
-            except Exception as exc:  # a sampler bug must not take the consumer down
-                log.exception("queue_sampler_failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval_s)
+        await repeat(
+            self.sample_once,
+            stop,
+            interval_s=self._interval_s,
+            failed_event="queue_sampler_failed",
+        )

@@ -23,9 +23,7 @@ request answered twice is answered the same (the write is conditional).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -36,6 +34,7 @@ import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.metrics import BrokerMetrics
+from consumers.periodic import repeat
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
 from faststream_sqs.acks import chunks
@@ -108,14 +107,13 @@ class DeadLetterSweeper:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every ``interval_s`` (jittered so consumers do not sweep in step)."""
-        while not stop.is_set():
-            try:
-                await self.sweep_once()
-            except Exception as exc:  # a sweeper bug must not take the consumer down
-                log.exception("dlq_sweeper_failed", error=repr(exc))
-            pause = self.interval_s * random.uniform(0.75, 1.25)  # noqa: S311 - jitter only
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=pause)
+        await repeat(
+            self.sweep_once,
+            stop,
+            interval_s=self.interval_s,
+            jitter=0.25,
+            failed_event="dlq_sweeper_failed",
+        )
 
     async def _maybe_sweep(self, queue: str) -> SweepReport | None:
         state = self._queues.setdefault(queue, _QueueState())

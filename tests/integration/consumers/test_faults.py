@@ -29,6 +29,18 @@ async def _send(sqs, url: str, body: str, *, group: str, dedup: str, attrs: dict
     )
 
 
+async def _send_request(sqs, url: str, msg) -> None:
+    """A valid request, as the gateway enqueues it: track group, request dedup, attributes."""
+    await _send(
+        sqs,
+        url,
+        msg.model_dump_json(),
+        group=msg.track_id,
+        dedup=msg.request_id,
+        attrs=message_attributes(msg, type_=msg.type),
+    )
+
+
 async def _queue_empty(sqs, url: str) -> bool:
     attrs = (
         await sqs.get_queue_attributes(
@@ -59,14 +71,7 @@ async def test_consumer_killed_between_claim_and_ack_redelivers_the_same_answer(
     )
     msg = allocate_message("track-kill")
     try:
-        await _send(
-            sqs,
-            url,
-            msg.model_dump_json(),
-            group=msg.track_id,
-            dedup=msg.request_id,
-            attrs=message_attributes(msg, type_=msg.type),
-        )
+        await _send_request(sqs, url, msg)
         await wait_until(
             lambda: alloc_env.replies.get(msg.request_id), timeout=60, what="the claim's reply"
         )
@@ -148,14 +153,7 @@ async def test_consumer_killed_holding_requests_on_their_last_receive_leaves_non
     dlq = (await sqs.get_queue_url(QueueName=names.requests_dlq))["QueueUrl"]
     messages = [allocate_message(f"track-loop-{n:02d}") for n in range(12)]
     for msg in messages:
-        await _send(
-            sqs,
-            url,
-            msg.model_dump_json(),
-            group=msg.track_id,
-            dedup=msg.request_id,
-            attrs=message_attributes(msg, type_=msg.type),
-        )
+        await _send_request(sqs, url, msg)
     common = {"BROKER_MAX_RECEIVE_COUNT": "1", "BROKER_VISIBILITY_TIMEOUT_S": "2"}
     victim = start_consumer(
         settings,
