@@ -2,6 +2,8 @@
 
 SandboxError                     carries one ErrorCode
 ├── NoSandboxesAvailableError    NO_SANDBOXES_AVAILABLE (retry_after 30)
+├── QuotaExceededError           QUOTA_EXCEEDED (retry_after 30; v2: the tenant's max_active)
+├── LeaseLimitReachedError       LEASE_LIMIT_REACHED (v2: extend past max_lease_s)
 ├── NotSandboxOwnerError         NOT_SANDBOX_OWNER
 ├── SandboxNotFoundError         SANDBOX_NOT_FOUND
 ├── InvalidRequestError          INVALID_REQUEST
@@ -28,6 +30,8 @@ class ErrorCode(StrEnum):
     QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"
     # failed replies
     NO_SANDBOXES_AVAILABLE = "NO_SANDBOXES_AVAILABLE"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    LEASE_LIMIT_REACHED = "LEASE_LIMIT_REACHED"
     NOT_SANDBOX_OWNER = "NOT_SANDBOX_OWNER"
     SANDBOX_NOT_FOUND = "SANDBOX_NOT_FOUND"
     DEAD_LETTERED = "DEAD_LETTERED"
@@ -36,6 +40,8 @@ class ErrorCode(StrEnum):
 
 #: Seconds a caller should wait before asking again after an exhausted pool.
 NO_SANDBOXES_RETRY_AFTER_S = 30
+#: Seconds a caller should wait before asking again after its tenant reached max_active.
+QUOTA_RETRY_AFTER_S = 30
 
 
 class SandboxError(Exception):
@@ -52,6 +58,15 @@ class SandboxError(Exception):
 class NoSandboxesAvailableError(SandboxError):
     code = ErrorCode.NO_SANDBOXES_AVAILABLE
     retry_after = NO_SANDBOXES_RETRY_AFTER_S
+
+
+class QuotaExceededError(SandboxError):
+    code = ErrorCode.QUOTA_EXCEEDED
+    retry_after = QUOTA_RETRY_AFTER_S
+
+
+class LeaseLimitReachedError(SandboxError):
+    code = ErrorCode.LEASE_LIMIT_REACHED
 
 
 class NotSandboxOwnerError(SandboxError):

@@ -12,6 +12,8 @@ JOBS_QUEUE: Final = "sandbox-jobs.fifo"
 JOBS_DLQ: Final = "sandbox-jobs-dlq.fifo"
 POOL_TABLE: Final = "sandbox-pool"
 REPLIES_TABLE: Final = "sandbox-replies"
+TENANTS_TABLE: Final = "sandbox-tenants"
+HISTORY_TABLE: Final = "sandbox-history"
 
 
 class ResourceNames(BaseModel):
@@ -25,6 +27,8 @@ class ResourceNames(BaseModel):
     jobs_dlq: str = JOBS_DLQ
     pool_table: str = POOL_TABLE
     replies_table: str = REPLIES_TABLE
+    tenants_table: str = TENANTS_TABLE
+    history_table: str = HISTORY_TABLE
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> ResourceNames:
@@ -35,6 +39,8 @@ class ResourceNames(BaseModel):
             jobs_dlq=prefix + JOBS_DLQ,
             pool_table=prefix + POOL_TABLE,
             replies_table=prefix + REPLIES_TABLE,
+            tenants_table=prefix + TENANTS_TABLE,
+            history_table=prefix + HISTORY_TABLE,
         )
 
     def dlq_of(self, queue: str) -> str:

@@ -22,6 +22,8 @@ locals {
     jobs_dlq       = "${var.name_prefix}sandbox-jobs-dlq.fifo"
     pool_table     = "${var.name_prefix}sandbox-pool"
     replies_table  = "${var.name_prefix}sandbox-replies"
+    tenants_table  = "${var.name_prefix}sandbox-tenants"
+    history_table  = "${var.name_prefix}sandbox-history"
   }
   # Everything else this stack names: one stem per stage (stages may share an account).
   stem                     = "${var.name_prefix}sandbox-broker"
