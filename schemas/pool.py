@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.ids import SandboxId
+from schemas.ids import DEFAULT_TENANT, SandboxId, TenantName
 
 
 class SandboxStatus(StrEnum):
@@ -16,6 +16,9 @@ class SandboxStatus(StrEnum):
     PENDING_DELETION = "pending_deletion"
     STALE = "stale"
     DELETION_FAILED = "deletion_failed"
+    #: v2: deletion failed ``quarantine_after`` times in a row, or an operator took it out of
+    #: service; no automatic retry until an operator acts.
+    QUARANTINED = "quarantined"
 
 
 #: Key layout of the original table, kept so an existing table can be adopted.
@@ -24,6 +27,10 @@ SANDBOX_SK: Final = "META"
 #: Per-track pointer written in the same transaction as a claim (strongly consistent reads).
 TRACK_PK_PREFIX: Final = "TRACK#"
 TRACK_SK: Final = "CURRENT"
+#: Lease markers (v2): one item per (tenant, track) holding a sandbox, written and deleted in
+#: the claim / release / expire transactions; a tenant's active count is a COUNT Query on
+#: its partition, so no hot counter item serialises a tenant's claims.
+ACTIVE_PK_PREFIX: Final = "ACTIVE#"
 
 STATUS_INDEX: Final = "StatusIndex"
 TRACK_INDEX: Final = "TrackIndex"
@@ -34,8 +41,27 @@ def sandbox_key(sandbox_id: str) -> dict[str, str]:
     return {"PK": f"{SANDBOX_PK_PREFIX}{sandbox_id}", "SK": SANDBOX_SK}
 
 
-def track_key(track_id: str) -> dict[str, str]:
-    return {"PK": f"{TRACK_PK_PREFIX}{track_id}", "SK": TRACK_SK}
+def track_pk(tenant: str, track_id: str) -> str:
+    """``TRACK#<track_id>`` for the default tenant (the v1 key, so existing tables keep
+    working), ``TRACK#<tenant>#<track_id>`` for any other (``#`` is in neither alphabet)."""
+    if tenant == DEFAULT_TENANT:
+        return f"{TRACK_PK_PREFIX}{track_id}"
+    return f"{TRACK_PK_PREFIX}{tenant}#{track_id}"
+
+
+def track_key(tenant: str, track_id: str) -> dict[str, str]:
+    """The per-track pointer item of (tenant, track_id)."""
+    return {"PK": track_pk(tenant, track_id), "SK": TRACK_SK}
+
+
+def active_pk(tenant: str) -> str:
+    """The partition of a tenant's lease markers (``Query Select=COUNT`` counts its leases)."""
+    return f"{ACTIVE_PK_PREFIX}{tenant}"
+
+
+def lease_marker_key(tenant: str, track_id: str) -> dict[str, str]:
+    """The lease marker of (tenant, track_id): ``ACTIVE#<tenant>`` / ``TRACK#<track_id>``."""
+    return {"PK": active_pk(tenant), "SK": f"{TRACK_PK_PREFIX}{track_id}"}
 
 
 class Sandbox(BaseModel):
@@ -48,6 +74,9 @@ class Sandbox(BaseModel):
     external_id: str
     status: SandboxStatus
     allocated_to_track: str | None = None
+    #: The owning track's tenant; an item without the attribute (v1, or never allocated)
+    #: reads as the default tenant.
+    tenant: TenantName = DEFAULT_TENANT
     track_name: str | None = None
     allocated_at: float = 0
     expires_at: float | None = None
@@ -92,6 +121,13 @@ class SandboxPage(BaseModel):
     next_cursor: str | None = None
 
 
+class TenantUsage(BaseModel):
+    """One tenant's line of ``by_tenant`` in the stats."""
+
+    allocated: int = Field(0, ge=0)
+    max_active: int | None = Field(None, ge=0, description="null: unlimited")
+
+
 class PoolStats(BaseModel):
     """``GET /v1/admin/stats``: counts by status (per-status Query COUNT, never a Scan)."""
 
@@ -100,4 +136,6 @@ class PoolStats(BaseModel):
     pending_deletion: int = 0
     stale: int = 0
     deletion_failed: int = 0
+    quarantined: int = 0
     total: int = 0
+    by_tenant: dict[TenantName, TenantUsage] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.errors import ErrorCode, SandboxError
-from schemas.ids import RequestId, SandboxId
+from schemas.ids import DEFAULT_TENANT, RequestId, SandboxId, TenantName
 
 
 class ReplyStatus(StrEnum):
@@ -81,6 +81,8 @@ class ReplyRecord(Reply):
     """A row of the replies table: the reply plus ownership, attempts and TTL."""
 
     track_id: str | None = None
+    #: The owning track's tenant (v2; a row without it was written for the default tenant).
+    tenant: TenantName = DEFAULT_TENANT
     attempts: int = 1
     created_at: float = Field(default=0.0)
     ttl: int | None = None

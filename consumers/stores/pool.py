@@ -19,6 +19,7 @@ import structlog
 from botocore.exceptions import ClientError
 
 from consumers.stores.replies import ReplyStore
+from schemas.ids import DEFAULT_TENANT
 from schemas.items import from_item, reply_from_item, sandbox_from_item, to_attr, to_item
 from schemas.pool import STATUS_INDEX, Sandbox, SandboxStatus, sandbox_key, track_key
 from schemas.replies import ReplyRecord
@@ -282,7 +283,7 @@ class PoolStore:
 
     async def get_pointer(self, track_id: str) -> TrackPointer | None:
         resp = await self._ddb.get_item(
-            TableName=self.table, Key=_key(track_key(track_id)), ConsistentRead=True
+            TableName=self.table, Key=_key(track_key(DEFAULT_TENANT, track_id)), ConsistentRead=True
         )
         item = resp.get("Item")
         return _pointer(from_item(item)) if item else None
@@ -292,7 +293,7 @@ class PoolStore:
     async def put_available(self, sandbox: Sandbox) -> bool:
         """Add a sandbox as available unless the item exists; True when it was written."""
         now = time.time()
-        values = sandbox.model_dump()
+        values = sandbox.model_dump(exclude={"tenant"})  # an available sandbox has no tenant
         values.update(
             status=SandboxStatus.AVAILABLE.value,
             allocated_at=0,
@@ -342,7 +343,7 @@ class PoolStore:
         names["#st"] = "status"
         values[":available"] = {"S": SandboxStatus.AVAILABLE.value}
         pointer = {
-            **_key(track_key(track_id)),
+            **_key(track_key(DEFAULT_TENANT, track_id)),
             **to_item(
                 {
                     "track_id": track_id,
@@ -438,7 +439,7 @@ class PoolStore:
                     {
                         "Delete": {
                             "TableName": self.table,
-                            "Key": _key(track_key(track_id)),
+                            "Key": _key(track_key(DEFAULT_TENANT, track_id)),
                             # An adopted table has allocations without pointers: absent is fine.
                             "ConditionExpression": "attribute_not_exists(PK) OR sandbox_id = :sid",
                             "ExpressionAttributeValues": {":sid": {"S": sandbox_id}},
@@ -506,7 +507,7 @@ class PoolStore:
                     {
                         "Delete": {
                             "TableName": self.table,
-                            "Key": _key(track_key(sandbox.allocated_to_track)),
+                            "Key": _key(track_key(sandbox.tenant, sandbox.allocated_to_track)),
                             "ConditionExpression": "attribute_not_exists(PK) OR sandbox_id = :sid",
                             "ExpressionAttributeValues": {":sid": {"S": sandbox.sandbox_id}},
                         }

@@ -43,7 +43,7 @@ from producers.ops.errors import MessageNotFoundError, OpsError
 from producers.ops.queues import queue_depth, queue_url
 from producers.ops.settings import OpsSettings
 from producers.ops.status import StatusReport, collect_status
-from schemas.pool import SandboxStatus
+from schemas.pool import PoolStats, SandboxStatus
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,6 +67,7 @@ class StatusChoice(StrEnum):
     pending_deletion = "pending_deletion"
     stale = "stale"
     deletion_failed = "deletion_failed"
+    quarantined = "quarantined"
 
 
 RECEIVE_COUNT_NOTE = (
@@ -609,12 +610,12 @@ def pool_stats_cmd(as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(stats.model_dump())
         return
-    out.print(_pool_table(stats.model_dump()))
+    out.print(_pool_table(stats))
 
 
-def _pool_table(counts: dict[str, int]) -> Table:
+def _pool_table(stats: PoolStats) -> Table:
     table = Table("status", "sandboxes", title="pool")
-    for status, n in counts.items():
+    for status, n in stats.model_dump(exclude={"by_tenant"}).items():
         table.add_row(status, str(n), style="bold" if status == "total" else None)
     return table
 
@@ -798,7 +799,7 @@ def render_status(report: StatusReport) -> Group:
             outcome,
             style="red" if r.status.value == "failed" else None,
         )
-    pool_table = _pool_table(report.pool.model_dump())
+    pool_table = _pool_table(report.pool)
     pool_table.box = box.SIMPLE_HEAD
     return Group(pool_table, queues, runs)
 

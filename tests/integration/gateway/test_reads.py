@@ -172,7 +172,9 @@ async def test_stats_count_every_status_with_queries_not_a_scan(gw: GatewayEnv) 
         "pending_deletion": 0,
         "stale": 2,
         "deletion_failed": 1,
+        "quarantined": 0,
         "total": 13,
+        "by_tenant": {},
     }
     assert "scan" not in gw.ddb.calls
     assert gw.ddb.calls.count("query") == len(SandboxStatus)

@@ -85,7 +85,9 @@ async def test_pool_reads_count_and_list_by_index_never_scanning(stack: Stack) -
         "pending_deletion": 0,
         "stale": 1,
         "deletion_failed": 0,
+        "quarantined": 0,
         "total": 7,
+        "by_tenant": {},
     }
     assert {s.allocated_to_track for s in allocated} == {"track-a", "track-b"}
     assert len(allocated) == 3
