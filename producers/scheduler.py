@@ -19,26 +19,13 @@ from typing import TYPE_CHECKING
 import structlog
 
 from producers.enqueue import send
-from schemas.messages import (
-    CleanupJob,
-    DeleteStaleJob,
-    ExpireJob,
-    MessageType,
-    SyncJob,
-)
+from schemas.messages import JOB_MESSAGE, MessageType
 from schemas.settings import SchedulerSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 log = structlog.get_logger(__name__)
-
-JOB_CLASSES = {
-    MessageType.SYNC: SyncJob,
-    MessageType.CLEANUP: CleanupJob,
-    MessageType.EXPIRE: ExpireJob,
-    MessageType.DELETE_STALE: DeleteStaleJob,
-}
 
 
 @dataclass(frozen=True)
@@ -100,8 +87,12 @@ class Scheduler:
             next_bucket = max(next_bucket + 1, bucket_of(self._clock(), schedule.interval_s) + 1)
 
     async def _fire(self, job: MessageType, bucket: int) -> None:
-        message = JOB_CLASSES[job](
-            request_id=f"sched_{job.value}_{bucket}", requested_by="scheduler"
+        message = JOB_MESSAGE.validate_python(
+            {
+                "type": job.value,
+                "request_id": f"sched_{job.value}_{bucket}",
+                "requested_by": "scheduler",
+            }
         )
         try:
             await send(

@@ -48,7 +48,7 @@ from producers.gateway.openapi import (
     build_openapi,
     error_responses,
 )
-from producers.gateway.queues import Enqueueable, Enqueuer
+from producers.gateway.queues import Enqueuer
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.store import GatewayStore
 from producers.gateway.validation import (
@@ -62,13 +62,11 @@ from producers.gateway.validation import (
 from schemas.errors import ErrorCode
 from schemas.messages import (
     ADMIN_JOBS,
+    JOB_MESSAGE,
     AllocateMessage,
-    CleanupJob,
-    DeleteStaleJob,
-    ExpireJob,
+    AnyMessage,
     MessageType,
     ReleaseMessage,
-    SyncJob,
 )
 from schemas.pool import AdminSandboxView, PoolStats, SandboxPage, SandboxView
 from schemas.replies import Accepted, ErrorBody, Reply
@@ -84,13 +82,6 @@ POLL_AFTER_S: Final = 1
 READY_TIMEOUT_S: Final = 5.0
 #: The one rate-limit key of every admin call (admins share a budget, as a usage plan would).
 ADMIN_BUDGET: Final = "admin"
-
-JOB_MESSAGES: Final[dict[MessageType, type[SyncJob | CleanupJob | ExpireJob | DeleteStaleJob]]] = {
-    MessageType.SYNC: SyncJob,
-    MessageType.CLEANUP: CleanupJob,
-    MessageType.EXPIRE: ExpireJob,
-    MessageType.DELETE_STALE: DeleteStaleJob,
-}
 
 
 def new_request_id() -> str:
@@ -119,7 +110,7 @@ class Gateway:
             self.metrics.rate_limited.labels(scope=role.value).inc()
             raise RateLimitedError("rate limit exceeded", retry_after=wait)
 
-    async def enqueue(self, message: Enqueueable, *, queue: str, group_id: str) -> JSONResponse:
+    async def enqueue(self, message: AnyMessage, *, queue: str, group_id: str) -> JSONResponse:
         await self.enqueuer.send(message, queue=queue, group_id=group_id)
         poll = f"/v1/requests/{message.request_id}"
         body = Accepted(request_id=message.request_id, action=message.type, poll=poll)
@@ -373,7 +364,9 @@ def _admin_routes(gw: Gateway) -> APIRouter:
             gw.auth.require(request.headers, Role.ADMIN)
             gw.limit(Role.ADMIN, ADMIN_BUDGET)
             await empty_body(request, max_bytes=gw.settings.max_body_bytes)
-            message = JOB_MESSAGES[job](request_id=new_request_id(), requested_by="admin")
+            message = JOB_MESSAGE.validate_python(
+                {"type": job.value, "request_id": new_request_id(), "requested_by": "admin"}
+            )
             annotate(request.scope, request_id=message.request_id, outcome="accepted")
             return await gw.enqueue(message, queue=names.jobs_queue, group_id=job.value)
 

@@ -9,14 +9,7 @@ import structlog
 
 from producers.enqueue import send
 from producers.gateway.errors import ServiceUnavailableError
-from schemas.messages import (
-    AllocateMessage,
-    CleanupJob,
-    DeleteStaleJob,
-    ExpireJob,
-    ReleaseMessage,
-    SyncJob,
-)
+from schemas.messages import AnyMessage
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -24,8 +17,6 @@ if TYPE_CHECKING:
     from producers.gateway.metrics import GatewayMetrics
 
 log = structlog.get_logger(__name__)
-
-Enqueueable = AllocateMessage | ReleaseMessage | SyncJob | CleanupJob | ExpireJob | DeleteStaleJob
 
 
 class Enqueuer:
@@ -57,7 +48,7 @@ class Enqueuer:
         finally:  # a failure is not cached: the next request asks again
             del self._resolving[queue]
 
-    async def send(self, message: Enqueueable, *, queue: str, group_id: str) -> None:
+    async def send(self, message: AnyMessage, *, queue: str, group_id: str) -> None:
         """SendMessage with MessageGroupId=group_id and MessageDeduplicationId=request_id."""
         try:
             await send(

@@ -21,7 +21,7 @@ from ulid import ULID
 from producers.enqueue import send
 from producers.track_client import GatewayError, GatewayUnreachableError, TrackClient
 from schemas.items import reply_from_item
-from schemas.messages import AllocateMessage, ReleaseMessage
+from schemas.messages import AllocateMessage, ReleaseMessage, RequestMessage
 from schemas.names import ResourceNames
 from schemas.replies import Reply
 
@@ -241,7 +241,7 @@ class QueueTarget:
         self, *, action: str, track_id: str, sandbox_id: str | None, within_s: float
     ) -> str:
         request_id = f"lg_{ULID()}"
-        message: AllocateMessage | ReleaseMessage
+        message: RequestMessage
         if action == "allocate":
             message = AllocateMessage(request_id=request_id, track_id=track_id)
         else:

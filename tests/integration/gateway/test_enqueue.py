@@ -45,9 +45,11 @@ async def test_allocate_enqueues_exactly_one_message_with_the_fifo_ids_and_attri
         "type": "allocate",
         "request_id": request_id,
         "track_id": "inst-42",
+        "tenant": "default",
         "track_name": "aws-101",
         "name_prefix": "lab-aws",
         "idempotency_key": "idem:1",
+        "wait_for_sandbox_s": 0,
     }
     assert body_of(message)["requested_at"].endswith("Z")
     assert await gw.depth(gw.settings.names.jobs_queue) == 0
