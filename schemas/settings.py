@@ -7,19 +7,30 @@ gateway, consumer and scheduler agree on names; only process entry points instan
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.messages import MAX_EXTEND_BY_S, MIN_EXTEND_BY_S
 from schemas.names import ResourceNames
+
+#: Shortest accepted secret (v2 decision: tokens and the signing secret, >= 24 characters).
+MIN_SECRET_CHARS: Final = 24
+#: API Gateway refuses request header blocks over 10 KiB; the local gateway does the same.
+API_GATEWAY_MAX_HEADER_BYTES: Final = 10_240
 
 
 class CommonSettings(BaseSettings):
     """What every process needs: where AWS is, what the resources are called, how to log."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BROKER_", frozen=True, extra="ignore", populate_by_name=True
+        env_prefix="BROKER_",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        # A validation error must never echo a token: the whole-model checks see them all.
+        hide_input_in_errors=True,
     )
 
     name_prefix: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,40}$")
@@ -68,7 +79,49 @@ class ConsumerSettings(CommonSettings):
     csp_breaker_failures: int = Field(5, ge=1)
     csp_breaker_window_s: float = Field(60.0, gt=0)
     csp_breaker_cooldown_s: float = Field(30.0, gt=0)
-    max_deletion_retries: int = Field(5, ge=1)
+    max_deletion_retries: int = Field(
+        3,
+        ge=1,
+        description=(
+            "failed CSP deletes per delete_sandbox message before the sandbox becomes "
+            "deletion_failed (fewer than quarantine_after, so deletion_failed stays a real "
+            "state between retries)"
+        ),
+    )
+    quarantine_after: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description=(
+            "v2: consecutive failed CSP deletes (across messages) after which a sandbox is "
+            "quarantined: no automatic retry until an operator acts"
+        ),
+    )
+    extension_s: int = Field(
+        3600,
+        ge=MIN_EXTEND_BY_S,
+        le=MAX_EXTEND_BY_S,
+        description="v2: how far an extend without X-Extend-By-S pushes expires_at",
+    )
+    max_lease_s: int = Field(
+        43_200,
+        ge=60,
+        le=30 * 86_400,
+        description=(
+            "v2: a lease never runs past allocated_at + max_lease_s, however often it is "
+            "extended (at least lab_duration_s)"
+        ),
+    )
+    history_ttl_s: int = Field(
+        90 * 86_400,
+        ge=86_400,
+        description="v2: how long the lease history keeps a lease (DynamoDB TTL)",
+    )
+    events_webhook_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+$",
+        description="v2: lease events are POSTed here as JSON when set (local stack)",
+    )
     delete_retry_base_s: int = Field(
         30, ge=0, description="first retry delay of a failed CSP delete (doubles per receive)"
     )
@@ -101,6 +154,21 @@ class ConsumerSettings(CommonSettings):
         ),
     )
 
+    @model_validator(mode="after")
+    def _lifecycle_bounds(self) -> Self:
+        if self.max_lease_s < self.lab_duration_s:
+            raise ValueError(
+                f"max_lease_s ({self.max_lease_s}) must be at least lab_duration_s "
+                f"({self.lab_duration_s}): a lease would start past its own limit"
+            )
+        if self.max_deletion_retries >= self.quarantine_after:
+            raise ValueError(
+                f"max_deletion_retries ({self.max_deletion_retries}) must be below "
+                f"quarantine_after ({self.quarantine_after}), or one delete message would "
+                "quarantine a sandbox before it ever is deletion_failed"
+            )
+        return self
+
     @property
     def expiry_after_s(self) -> int:
         """Age after which an allocation is expired: lab duration plus buffer."""
@@ -120,6 +188,25 @@ class GatewaySettings(CommonSettings):
     admin_rate_limit_burst: int = Field(100, ge=1)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(16_384, ge=0)
+    max_header_bytes: int = Field(
+        API_GATEWAY_MAX_HEADER_BYTES,
+        ge=1024,
+        le=65_536,
+        description="v2: a request whose header block is larger is refused (as API Gateway does)",
+    )
+    token_signing_secret: SecretStr | None = Field(
+        None,
+        description=(
+            "v2: HMAC key from which each tenant's signed-track-token key is derived "
+            f"(at least {MIN_SECRET_CHARS} characters, distinct from every token)"
+        ),
+    )
+    tenant_cache_ttl_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="v2: how long a tenant / token lookup is cached (rotation takes this long)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -127,6 +214,18 @@ class GatewaySettings(CommonSettings):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _signing_secret(self) -> Self:
+        if self.token_signing_secret is None:
+            return self
+        secret = self.token_signing_secret.get_secret_value()
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"token_signing_secret must be at least {MIN_SECRET_CHARS} characters")
+        tokens = (self.track_token, self.admin_token)
+        if any(t is not None and t.get_secret_value() == secret for t in tokens):
+            raise ValueError("token_signing_secret must differ from the track and admin tokens")
+        return self
 
 
 class SchedulerSettings(CommonSettings):
