@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
@@ -139,3 +140,8 @@ class PoolStats(BaseModel):
     quarantined: int = 0
     total: int = 0
     by_tenant: dict[TenantName, TenantUsage] = Field(default_factory=dict)
+
+    @classmethod
+    def of_counts(cls, counts: Mapping[SandboxStatus, int]) -> PoolStats:
+        """The stats of per-status counts; ``total`` is their sum."""
+        return cls(**{s.value: n for s, n in counts.items()}, total=sum(counts.values()))

@@ -9,7 +9,6 @@ so the outcome, the ownership and the answer become durable together or not at a
 from __future__ import annotations
 
 import random
-import string
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -19,10 +18,27 @@ import structlog
 from botocore.exceptions import ClientError
 
 from consumers.stores.replies import ReplyStore
+from consumers.stores.spread import CandidateSpread
+from consumers.stores.status_index import count_status, status_query
+from consumers.stores.transactions import Cancellation, StoreConflictError, cancellation
 from schemas.ids import DEFAULT_TENANT
 from schemas.items import from_item, reply_from_item, sandbox_from_item, to_attr, to_item
-from schemas.pool import STATUS_INDEX, Sandbox, SandboxStatus, sandbox_key, track_key
+from schemas.pool import Sandbox, SandboxStatus, sandbox_key, track_key
 from schemas.replies import ReplyRecord
+
+__all__ = [
+    "CandidateGone",
+    "ClaimOutcome",
+    "Claimed",
+    "PoolStore",
+    "ReleaseOutcome",
+    "ReleaseRefused",
+    "Released",
+    "ReplyAlreadyWritten",
+    "StoreConflictError",
+    "TrackAlreadyHasSandbox",
+    "TrackPointer",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -91,44 +107,6 @@ class ReleaseRefused:
 ReleaseOutcome = Released | ReleaseRefused | ReplyAlreadyWritten
 
 
-class StoreConflictError(Exception):
-    """A transaction lost a race on an item (TransactionConflict): safe to retry."""
-
-
-#: Marks on a candidate_page continuation (never sent to DynamoDB): the pages after a
-#: random start, and the pass from the beginning of the index that follows them.
-_SPREAD_KEY = "__spread__"
-_WRAP_KEY = "__wrap__"
-_HEX = frozenset(string.hexdigits.lower())
-
-
-def _random_like(sample: str, rng: random.Random) -> str:
-    """A random string shaped like ``sample``: separators kept, the rest drawn from the
-    alphabet its characters suggest (digits, hex, letters), so that random UUIDs or account
-    numbers fall uniformly among real ones."""
-    chars = {c for c in sample if c.isalnum()}
-    if chars <= set(string.digits):
-        alphabet = string.digits
-    elif chars <= _HEX:
-        alphabet = "0123456789abcdef"
-    elif chars <= _HEX | set(string.hexdigits.upper()) and not chars & set(string.ascii_lowercase):
-        alphabet = "0123456789ABCDEF"
-    else:
-        alphabet = string.digits + string.ascii_letters
-    return "".join(rng.choice(alphabet) if c.isalnum() else c for c in sample)
-
-
-def _status_query(table: str, status: SandboxStatus) -> dict[str, Any]:
-    """Query arguments for one status on StatusIndex (the only way the pool is listed)."""
-    return {
-        "TableName": table,
-        "IndexName": STATUS_INDEX,
-        "KeyConditionExpression": "#s = :s",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {":s": {"S": status.value}},
-    }
-
-
 async def _applied(call: Awaitable[object]) -> bool:
     """Run a conditional write: True when it applied, False when its condition refused it."""
     try:
@@ -138,14 +116,6 @@ async def _applied(call: Awaitable[object]) -> bool:
             raise
         return False
     return True
-
-
-def _reasons(exc: ClientError) -> list[dict[str, Any]]:
-    return list(cast(dict[str, Any], exc.response).get("CancellationReasons", []))
-
-
-def _cancelled(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "TransactionCanceledException"
 
 
 class PoolStore:
@@ -162,11 +132,7 @@ class PoolStore:
         self._ddb = ddb
         self.table = table
         self.replies = replies
-        self._rng = rng or random.Random()  # noqa: S311 - spreading load, not security
-        self._id_sample: str | None = None  # a sandbox id seen, for the shape of random ones
-        self._shape_read = False
-        #: DynamoDB refused a made-up start key once: list from the beginning from then on.
-        self._spread_refused = False
+        self._spread = CandidateSpread(rng)
 
     # reads ------------------------------------------------------------------------------
 
@@ -179,37 +145,21 @@ class PoolStore:
     ) -> tuple[list[Sandbox], dict[str, Any] | None]:
         """One page of ``available`` sandboxes from StatusIndex (eventually consistent).
 
-        A first page (no ``start_key``) starts at a random point of the index, so that
-        consumers in different processes read different pages instead of all claiming from
-        the first one (with two consumers in a 1,000-track burst, 0.66 claims per allocation
-        lost that race). The pages go on to the end of the index and then once more from its
-        beginning to its end: every available sandbox is still listed before the last page
-        says there are no more, whatever order the index keeps equal keys in. The random
-        point is an id shaped like the ids seen; the store's first listing learns their
-        shape from a one-item read.
+        A first page (no ``start_key``) starts at a random point of the index and the
+        listing wraps round (``consumers/stores/spread.py``), so that consumers in
+        different processes read different pages; the store's first listing learns the
+        shape of the ids from a one-item read.
         """
-        wrap = start_key is not None and start_key.get(_WRAP_KEY) is not None
-        if start_key is None and self._id_sample is None and not self._shape_read:
+        if start_key is None and self._spread.wants_sample:
             await self._learn_id_shape()  # one item, once, so that even page 1 is spread
-        fresh_spread = start_key is None and self._id_sample is not None
-        fresh_spread = fresh_spread and not self._spread_refused
-        if fresh_spread:
-            assert self._id_sample is not None
-            start_key = self._spread_start(self._id_sample)
-            wrap = False
-            spread = True
-        else:
-            spread = start_key is not None and start_key.get(_SPREAD_KEY) is not None
-            start_key = None if wrap else start_key
-        kwargs = _status_query(self.table, SandboxStatus.AVAILABLE) | {"Limit": limit}
+        position = self._spread.position(start_key)
+        kwargs = status_query(self.table, SandboxStatus.AVAILABLE) | {"Limit": limit}
         if name_prefix:
             kwargs["FilterExpression"] = "begins_with(#n, :p)"
             kwargs["ExpressionAttributeNames"]["#n"] = "name"
             kwargs["ExpressionAttributeValues"][":p"] = {"S": name_prefix}
-        if start_key:
-            kwargs["ExclusiveStartKey"] = {
-                k: v for k, v in start_key.items() if k not in (_SPREAD_KEY, _WRAP_KEY)
-            }
+        if position.exclusive_start_key:
+            kwargs["ExclusiveStartKey"] = position.exclusive_start_key
         try:
             resp = await self._ddb.query(**kwargs)
         except ClientError as exc:
@@ -217,41 +167,28 @@ class PoolStore:
             # of the right shape as a position; should an endpoint refuse it, list from the
             # beginning (every consumer then starts at page one: more conflicts, same
             # answers) rather than fail the allocation.
-            if not (fresh_spread and exc.response["Error"]["Code"] == "ValidationException"):
+            refused = exc.response["Error"]["Code"] == "ValidationException"
+            if not (position.random_start and refused):
                 raise
             log.warning("candidate_spread_refused", error=str(exc)[:200])
-            self._spread_refused = True
+            self._spread.refuse()
             return await self.candidate_page(name_prefix=name_prefix, limit=limit)
         items = [sandbox_from_item(i) for i in resp.get("Items", [])]
         if items:
-            self._id_sample = items[-1].sandbox_id
-        last = resp.get("LastEvaluatedKey")
-        if spread:
-            # still in the part after the random point: carry the mark; at its end, wrap
-            last = {**last, _SPREAD_KEY: {"BOOL": True}} if last else {_WRAP_KEY: {"BOOL": True}}
-        return items, last
+            self._spread.saw(items[-1].sandbox_id)
+        return items, self._spread.continuation(position, resp.get("LastEvaluatedKey"))
 
     async def _learn_id_shape(self) -> None:
-        self._shape_read = True
-        resp = await self._ddb.query(**_status_query(self.table, SandboxStatus.AVAILABLE), Limit=1)
-        for item in resp.get("Items", []):
-            self._id_sample = sandbox_from_item(item).sandbox_id
-
-    def _spread_start(self, sample: str) -> dict[str, Any]:
-        """An ExclusiveStartKey at a random point: a random id shaped like ``sample``."""
-        key = sandbox_key(_random_like(sample, self._rng))
-        return {
-            **_key(key),
-            "status": {"S": SandboxStatus.AVAILABLE.value},
-            "allocated_at": to_attr(0),
-            _SPREAD_KEY: {"BOOL": True},
-        }
+        query = status_query(self.table, SandboxStatus.AVAILABLE) | {"Limit": 1}
+        resp = await self._ddb.query(**query)
+        items = resp.get("Items", [])
+        self._spread.sampled(sandbox_from_item(items[0]).sandbox_id if items else None)
 
     async def query_status(
         self, status: SandboxStatus, *, page_size: int = 100, before: float | None = None
     ) -> AsyncIterator[Sandbox]:
         """Every sandbox in one status (optionally allocated_at < before), page by page."""
-        kwargs = _status_query(self.table, status) | {"Limit": page_size}
+        kwargs = status_query(self.table, status) | {"Limit": page_size}
         if before is not None:
             kwargs["KeyConditionExpression"] += " AND allocated_at < :b"
             kwargs["ExpressionAttributeValues"][":b"] = to_attr(before)
@@ -265,14 +202,7 @@ class PoolStore:
 
     async def count(self, status: SandboxStatus) -> int:
         """How many sandboxes are in one status (Query COUNT on StatusIndex, no Scan)."""
-        kwargs = _status_query(self.table, status) | {"Select": "COUNT"}
-        total = 0
-        while True:
-            resp = await self._ddb.query(**kwargs)
-            total += resp.get("Count", 0)
-            if "LastEvaluatedKey" not in resp:
-                return total
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return await count_status(self._ddb, table=self.table, status=status)
 
     async def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
         resp = await self._ddb.get_item(
@@ -381,35 +311,31 @@ class PoolStore:
                 ]
             )
         except ClientError as exc:
-            if not _cancelled(exc):
+            cancelled = cancellation(exc)
+            if cancelled is None:
                 raise
-            return await self._claim_failure(exc, track_id=track_id, request_id=request_id)
+            return await self._claim_failure(cancelled, track_id=track_id, request_id=request_id)
         return Claimed(candidate.sandbox_id)
 
     async def _claim_failure(
-        self, exc: ClientError, *, track_id: str, request_id: str
+        self, cancelled: Cancellation, *, track_id: str, request_id: str
     ) -> ClaimOutcome:
-        reasons = _reasons(exc)
-        codes = [r.get("Code", "None") for r in reasons]
-        if len(codes) != 3:
-            raise exc
-        sandbox_code, pointer_code, reply_code = codes
+        if len(cancelled.reasons) != 3:
+            raise cancelled.error
         # Most decisive first: an answered request stays answered; then one sandbox per track.
-        if reply_code == "ConditionalCheckFailed":
-            old = reasons[2].get("Item")
+        if cancelled.refused(2):
+            old = cancelled.old_item(2)
             reply = reply_from_item(old) if old else await self.replies.get(request_id)
             if reply is not None:
                 return ReplyAlreadyWritten(reply)
-        if pointer_code == "ConditionalCheckFailed":
-            old = reasons[1].get("Item")
+        if cancelled.refused(1):
+            old = cancelled.old_item(1)
             pointer = _pointer(from_item(old)) if old else await self.get_pointer(track_id)
             if pointer is not None:
                 return TrackAlreadyHasSandbox(pointer)
-        if sandbox_code == "ConditionalCheckFailed":
+        if cancelled.refused(0):
             return CandidateGone()
-        if "TransactionConflict" in codes:
-            raise StoreConflictError(str(codes)) from exc
-        raise exc
+        cancelled.raise_unexplained()
 
     async def release(
         self, sandbox_id: str, *, track_id: str, now: float, reply: ReplyRecord
@@ -449,24 +375,21 @@ class PoolStore:
                 ]
             )
         except ClientError as exc:
-            if not _cancelled(exc):
+            cancelled = cancellation(exc)
+            if cancelled is None:
                 raise
-            reasons = _reasons(exc)
-            codes = [r.get("Code", "None") for r in reasons]
-            if len(codes) == 3 and codes[2] == "ConditionalCheckFailed":
-                old = reasons[2].get("Item")
+            if len(cancelled.reasons) == 3 and cancelled.refused(2):
+                old = cancelled.old_item(2)
                 existing = reply_from_item(old) if old else await self.replies.get(reply.request_id)
                 if existing is not None:
                     return ReplyAlreadyWritten(existing)
-            if len(codes) == 3 and codes[0] == "ConditionalCheckFailed":
-                old = reasons[0].get("Item")
+            if len(cancelled.reasons) == 3 and cancelled.refused(0):
+                old = cancelled.old_item(0)
                 current = sandbox_from_item(old) if old else None
                 if old is None:  # moto may omit ALL_OLD: read it (strongly consistent)
                     current = await self.get_sandbox(sandbox_id)
                 return ReleaseRefused(current)
-            if "TransactionConflict" in codes:
-                raise StoreConflictError(str(codes)) from exc
-            raise
+            cancelled.raise_unexplained()
         return Released(sandbox_id)
 
     # lifecycle (jobs) -------------------------------------------------------------------
@@ -515,14 +438,12 @@ class PoolStore:
                 ]
             )
         except ClientError as exc:
-            if not _cancelled(exc):
+            cancelled = cancellation(exc)
+            if cancelled is None:
                 raise
-            codes = [r.get("Code", "None") for r in _reasons(exc)]
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if cancelled.refused(0):
                 return False
-            if "TransactionConflict" in codes:
-                raise StoreConflictError(str(codes)) from exc
-            raise
+            cancelled.raise_unexplained()
         return True
 
     async def upsert_from_csp(self, sandbox: Sandbox, *, now: float) -> bool:
@@ -607,7 +528,7 @@ class PoolStore:
             try:
                 await self._ddb.transact_write_items(TransactItems=cast(Any, [delete, reply]))
             except ClientError as exc:
-                if not _cancelled(exc):
+                if cancellation(exc) is None:
                     raise
                 # the item changed, or a terminal reply exists: settle each on its own
             else:

@@ -290,8 +290,7 @@ def _admin_routes(gw: Gateway) -> APIRouter:
         annotate(request.scope, action="stats")
         gw.auth.require(request.headers, Role.ADMIN)
         gw.limit(Role.ADMIN, ADMIN_BUDGET)
-        counts = await gw.store.counts()
-        body = PoolStats(**{s.value: n for s, n in counts.items()}, total=sum(counts.values()))
+        body = PoolStats.of_counts(await gw.store.counts())
         return JSONResponse(body.model_dump(mode="json"))
 
     @router.get(

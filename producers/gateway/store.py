@@ -1,5 +1,8 @@
 """The gateway's reads: GetItem for replies and sandboxes, StatusIndex Queries for the pool.
 
+The index reads are ``consumers/stores/status_index.py``'s (one implementation of the
+table layer); this module turns any AWS failure into the gateway's 503.
+
 API Gateway reads DynamoDB the same way (GetItem / Query integrations). Nothing here Scans.
 An AWS failure becomes a 503 naming the table; decoding our own rows is not guarded (a row
 that does not validate is a bug, and the catch-all answers 500 for it).
@@ -7,14 +10,14 @@ that does not validate is a bug, and the catch-all answers 500 for it).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from consumers.stores.status_index import count_by_status, status_page
 from producers.gateway.errors import ServiceUnavailableError
 from schemas.items import reply_from_item, sandbox_from_item
-from schemas.pool import STATUS_INDEX, Sandbox, SandboxStatus, sandbox_key
+from schemas.pool import Sandbox, SandboxStatus, sandbox_key
 from schemas.replies import ReplyRecord
 
 if TYPE_CHECKING:
@@ -54,43 +57,20 @@ class GatewayStore:
         item = resp.get("Item")
         return sandbox_from_item(item) if item else None
 
-    def _status_query(self, status: SandboxStatus) -> dict[str, Any]:
-        return {
-            "TableName": self.pool_table,
-            "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": status.value}},
-        }
-
-    async def count(self, status: SandboxStatus) -> int:
-        """Query ``Select=COUNT`` on StatusIndex, following every page (a page stops at 1 MB)."""
-        kwargs = {**self._status_query(status), "Select": "COUNT"}
-        total = 0
+    async def counts(self) -> dict[SandboxStatus, int]:
+        """Every status's count (Query ``Select=COUNT`` on StatusIndex, never a Scan)."""
         try:
-            while True:
-                resp = await self._ddb.query(**kwargs)
-                total += resp.get("Count", 0)
-                if "LastEvaluatedKey" not in resp:
-                    return total
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            return await count_by_status(self._ddb, table=self.pool_table)
         except Exception as exc:
             raise self._unavailable(self.pool_table, exc) from exc
-
-    async def counts(self) -> dict[SandboxStatus, int]:
-        found = await asyncio.gather(*(self.count(s) for s in SandboxStatus))
-        return dict(zip(SandboxStatus, found, strict=True))
 
     async def page(
         self, status: SandboxStatus, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Sandbox], dict[str, Any] | None]:
         """Up to ``limit`` sandboxes in one status, and the key to continue from (or None)."""
-        kwargs = {**self._status_query(status), "Limit": limit}
-        if start_key is not None:
-            kwargs["ExclusiveStartKey"] = start_key
         try:
-            resp = await self._ddb.query(**kwargs)
+            return await status_page(
+                self._ddb, table=self.pool_table, status=status, limit=limit, start_key=start_key
+            )
         except Exception as exc:
             raise self._unavailable(self.pool_table, exc) from exc
-        items = [sandbox_from_item(i) for i in resp.get("Items", [])]
-        return items, resp.get("LastEvaluatedKey")

@@ -2,43 +2,25 @@
 
 Nothing here Scans (CONTRACT.md "Tables"): counts are ``Select=COUNT`` Queries on
 StatusIndex, one per status; listings Query StatusIndex per status or TrackIndex for one
-track. Index reads are eventually consistent, which is fine for a human looking.
-(The gateway has its own reads; producers' packages do not import each other's internals.)
+track. Index reads are eventually consistent, which is fine for a human looking. The
+StatusIndex layout and counts are ``consumers/stores/status_index.py``'s.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from consumers.stores.status_index import count_by_status, status_query
 from schemas.items import sandbox_from_item
-from schemas.pool import STATUS_INDEX, TRACK_INDEX, PoolStats, Sandbox, SandboxStatus
+from schemas.pool import TRACK_INDEX, PoolStats, Sandbox, SandboxStatus
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 
-async def count_status(ddb: DynamoDBClient, *, table: str, status: SandboxStatus) -> int:
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": STATUS_INDEX,
-        "KeyConditionExpression": "#s = :s",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {":s": {"S": status.value}},
-        "Select": "COUNT",
-    }
-    total = 0
-    while True:
-        resp = await ddb.query(**kwargs)
-        total += resp.get("Count", 0)
-        if "LastEvaluatedKey" not in resp:
-            return total
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
 async def pool_stats(ddb: DynamoDBClient, *, table: str) -> PoolStats:
     """Counts by status (one COUNT Query per status) and their total."""
-    counts = {s.value: await count_status(ddb, table=table, status=s) for s in SandboxStatus}
-    return PoolStats(**counts, total=sum(counts.values()))
+    return PoolStats.of_counts(await count_by_status(ddb, table=table))
 
 
 async def _query(ddb: DynamoDBClient, kwargs: dict[str, Any], *, limit: int) -> list[Sandbox]:
@@ -81,15 +63,5 @@ async def list_sandboxes(
     for s in [status] if status is not None else list(SandboxStatus):
         if len(found) >= limit:
             break
-        found += await _query(
-            ddb,
-            {
-                "TableName": table,
-                "IndexName": STATUS_INDEX,
-                "KeyConditionExpression": "#s = :s",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": {":s": {"S": s.value}},
-            },
-            limit=limit - len(found),
-        )
+        found += await _query(ddb, status_query(table, s), limit=limit - len(found))
     return found

@@ -59,7 +59,7 @@ async def test_an_empty_index_ends_the_listing(alloc_env, ddb) -> None:
     )
     assert await _all_pages(store, limit=25) == []  # nothing to learn the id shape from
 
-    store._id_sample = str(uuid.UUID(int=5, version=4))  # as if it had seen one before
+    store._spread.saw(str(uuid.UUID(int=5, version=4)))  # as if it had seen one before
     assert await _all_pages(store, limit=25) == []
 
 
