@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from infra.aws import aws_clients
+from consumers.stores.clients import aws_clients
+from infra.aws import CLIENT_CONFIG
 from infra.fake_csp import fake_csp_app
 from infra.logging import configure_logging
 from infra.provision import provision
@@ -79,7 +80,7 @@ def provision_cmd(
     configure_logging("console" if not as_json else "json", "WARNING")
 
     async def run() -> list[tuple[str, str]]:
-        async with aws_clients(settings) as aws:
+        async with aws_clients(settings, CLIENT_CONFIG) as aws:
             report = await provision(settings, sqs=aws.sqs, ddb=aws.ddb)
         return [(r, c.value) for r, c in report.changes]
 
@@ -200,7 +201,7 @@ def scheduler_cmd() -> None:
     configure_logging(settings.log_format, settings.log_level)
 
     async def run() -> None:
-        async with aws_clients(settings) as aws:
+        async with aws_clients(settings, CLIENT_CONFIG) as aws:
             url = (await aws.sqs.get_queue_url(QueueName=settings.names.jobs_queue))["QueueUrl"]
             scheduler = Scheduler(aws.sqs, queue_url=url, plan=schedules(settings))
             loop = asyncio.get_running_loop()
@@ -228,7 +229,7 @@ def pool_seed_cmd(
     settings = load_settings(CommonSettings)
 
     async def run() -> int:
-        async with aws_clients(settings) as aws:
+        async with aws_clients(settings, CLIENT_CONFIG) as aws:
             replies = ReplyStore(aws.ddb, table=settings.names.replies_table)
             store = PoolStore(aws.ddb, table=settings.names.pool_table, replies=replies)
             written = 0

@@ -29,7 +29,8 @@ import structlog
 import uvicorn
 from rich.console import Console
 
-from infra.aws import aws_clients
+from consumers.stores.clients import aws_clients
+from infra.aws import CLIENT_CONFIG
 from infra.embedded.children import spawn
 from infra.embedded.moto_process import MotoProcess
 from infra.embedded.server import QuietSignalServer
@@ -37,7 +38,7 @@ from infra.fake_csp import FakeCsp
 from infra.provision import provision
 from producers.enqueue import send
 from producers.gateway.app import create_app as create_gateway
-from producers.gateway.server import aws_clients as gateway_clients
+from producers.gateway.server import CLIENT_CONFIG as GATEWAY_CLIENT_CONFIG
 from producers.scheduler import Scheduler, schedules
 from schemas.items import reply_from_item
 from schemas.messages import SyncJob
@@ -123,7 +124,10 @@ class Stack:
         assert gateway_settings.track_token is not None
         assert gateway_settings.admin_token is not None
         try:
-            async with aws_clients(base) as aws, contextlib.AsyncExitStack() as exits:
+            async with (
+                aws_clients(base, CLIENT_CONFIG) as aws,
+                contextlib.AsyncExitStack() as exits,
+            ):
                 report = await provision(base, sqs=aws.sqs, ddb=aws.ddb)
                 console.print(
                     f"[green]provisioned[/] {sum(1 for _, c in report.changes)} resources "
@@ -141,12 +145,12 @@ class Stack:
                 tasks = []
                 if self.options.scheduler:
                     tasks.append(asyncio.create_task(scheduler.run()))
-                gateway_sqs, gateway_ddb = await exits.enter_async_context(
-                    gateway_clients(gateway_settings)
+                gateway_aws = await exits.enter_async_context(
+                    aws_clients(gateway_settings, GATEWAY_CLIENT_CONFIG)
                 )
                 gateway = QuietSignalServer(
                     uvicorn.Config(
-                        create_gateway(gateway_settings, sqs=gateway_sqs, ddb=gateway_ddb),
+                        create_gateway(gateway_settings, sqs=gateway_aws.sqs, ddb=gateway_aws.ddb),
                         host=self.options.host,
                         port=self.options.port,
                         log_config=None,  # this process configured logging

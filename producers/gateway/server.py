@@ -7,31 +7,25 @@ connect, before uvicorn is even scheduled: connections wait in the listen backlo
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import structlog
 import uvicorn
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from fastapi import FastAPI
 
+from consumers.stores.clients import aws_clients, client_config
 from producers.gateway.app import create_app
 from schemas.settings import GatewaySettings
-
-if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb import DynamoDBClient
-    from types_aiobotocore_sqs import SQSClient
 
 log = structlog.get_logger(__name__)
 
 #: Standard retries absorb SQS/DynamoDB hiccups; short timeouts turn a dead endpoint into a
 #: prompt 503 instead of a hanging caller (the track client polls again anyway).
-CLIENT_CONFIG: Final = AioConfig(
-    retries={"max_attempts": 3, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=10,
+CLIENT_CONFIG: Final[AioConfig] = client_config(
+    connect_timeout_s=3,
+    read_timeout_s=10,
+    max_attempts=3,
     # every request is one AWS call: botocore's default pool of 10 would queue a burst
     max_pool_connections=128,
 )
@@ -74,28 +68,9 @@ class GatewayServer:
         self._server.should_exit = True
 
 
-@asynccontextmanager
-async def aws_clients(settings: GatewaySettings) -> AsyncIterator[tuple[SQSClient, DynamoDBClient]]:
-    """The two clients the gateway needs, for as long as it serves."""
-    session = get_session()
-    endpoint, region = settings.aws_endpoint_url, settings.aws_region
-    async with AsyncExitStack() as stack:
-        sqs = await stack.enter_async_context(
-            session.create_client(
-                "sqs", endpoint_url=endpoint, region_name=region, config=CLIENT_CONFIG
-            )
-        )
-        ddb = await stack.enter_async_context(
-            session.create_client(
-                "dynamodb", endpoint_url=endpoint, region_name=region, config=CLIENT_CONFIG
-            )
-        )
-        yield sqs, ddb
-
-
 async def serve_gateway(settings: GatewaySettings, *, host: str, port: int) -> None:
     """Build the clients and the app from settings and serve until told to stop."""
-    async with aws_clients(settings) as (sqs, ddb):
-        server = GatewayServer(create_app(settings, sqs=sqs, ddb=ddb), host=host, port=port)
+    async with aws_clients(settings, CLIENT_CONFIG) as aws:
+        server = GatewayServer(create_app(settings, sqs=aws.sqs, ddb=aws.ddb), host=host, port=port)
         log.info("gateway_listening", url=server.url, docs=f"{server.url}/docs")
         await server.serve()

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import httpx
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 from ulid import ULID
 
+from consumers.stores.clients import AwsEndpoint, aws_clients
 from producers.enqueue import send
 from producers.track_client import GatewayError, GatewayUnreachableError, TrackClient
 from schemas.items import reply_from_item
@@ -192,13 +192,16 @@ class QueueTarget:
         credentials: dict[str, str] | None = None,
     ) -> None:
         self.calls: Counter[str] = Counter()
-        self._endpoint = endpoint_url
-        self._region = region
         self._names = names
         self._config = AioConfig(
             retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=connections
         )
-        self._credentials = credentials or {}
+        self._where = AwsEndpoint(
+            url=endpoint_url,
+            region=region,
+            access_key_id=(credentials or {}).get("aws_access_key_id"),
+            secret_access_key=(credentials or {}).get("aws_secret_access_key"),
+        )
         self._stack = AsyncExitStack()
         self._sqs: SQSClient | None = None
         self._ddb: DynamoDBClient | None = None
@@ -206,17 +209,8 @@ class QueueTarget:
         self._dlq_url = ""
 
     async def start(self) -> QueueTarget:
-        session = get_session()
-        common: dict[str, Any] = {
-            "endpoint_url": self._endpoint,
-            "region_name": self._region,
-            "config": self._config,
-            **self._credentials,
-        }
-        self._sqs = await self._stack.enter_async_context(session.create_client("sqs", **common))
-        self._ddb = await self._stack.enter_async_context(
-            session.create_client("dynamodb", **common)
-        )
+        aws = await self._stack.enter_async_context(aws_clients(self._where, self._config))
+        self._sqs, self._ddb = aws.sqs, aws.ddb
         self._queue_url = (await self._sqs.get_queue_url(QueueName=self._names.requests_queue))[
             "QueueUrl"
         ]

@@ -37,8 +37,8 @@ from rich.json import JSON
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from consumers.stores.clients import AwsClients, aws_clients
 from producers.ops import dlq, jobs, pool
-from producers.ops.clients import OpsClients, ops_clients
 from producers.ops.errors import MessageNotFoundError, OpsError
 from producers.ops.queues import queue_depth, queue_url
 from producers.ops.settings import OpsSettings
@@ -103,11 +103,11 @@ def _settings() -> OpsSettings:
         raise typer.Exit(int(ExitCode.USAGE)) from None
 
 
-def _run(settings: OpsSettings, work: Callable[[OpsClients], Awaitable[T]]) -> T:
+def _run(settings: OpsSettings, work: Callable[[AwsClients], Awaitable[T]]) -> T:
     """Run ``work`` with fresh clients; turn every expected failure into one line + code."""
 
     async def main() -> T:
-        async with ops_clients(settings) as clients:
+        async with aws_clients(settings, settings.client_config) as clients:
             return await work(clients)
 
     endpoint = settings.aws_endpoint_url or f"AWS ({settings.aws_region})"
@@ -241,7 +241,7 @@ def dlq_list(
     settings = _settings()
     selector = _selector(type_, group)
 
-    async def work(c: OpsClients) -> list[dlq.Peek]:
+    async def work(c: AwsClients) -> list[dlq.Peek]:
         peeks: list[dlq.Peek] = []
         left = limit
         for pair in dlq.dlq_pairs(settings.names, _kind(queue)):
@@ -301,7 +301,7 @@ def dlq_show(
     """
     settings = _settings()
 
-    async def work(c: OpsClients) -> tuple[dlq.DeadLetter, Any]:
+    async def work(c: AwsClients) -> tuple[dlq.DeadLetter, Any]:
         found = await dlq.find(
             c.sqs,
             c.ddb,
@@ -464,12 +464,12 @@ def dlq_replay(
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-async def _native(c: OpsClients, pairs: list[dlq.DlqPair]) -> dict[str, str]:
+async def _native(c: AwsClients, pairs: list[dlq.DlqPair]) -> dict[str, str]:
     return {p.dlq: await dlq.start_native_move(c.sqs, pair=p) for p in pairs}
 
 
 async def _replay_all(
-    c: OpsClients,
+    c: AwsClients,
     settings: OpsSettings,
     pairs: list[dlq.DlqPair],
     selector: dlq.Selector,
@@ -516,7 +516,7 @@ def _replay_dry_run(
     limit: int | None,
     as_json: bool,
 ) -> None:
-    async def work(c: OpsClients) -> list[dlq.Peek]:
+    async def work(c: AwsClients) -> list[dlq.Peek]:
         peeks: list[dlq.Peek] = []
         left = limit if limit is not None else 1000
         for pair in pairs:
@@ -578,7 +578,7 @@ def dlq_purge(
     settings = _settings()
     pairs = dlq.dlq_pairs(settings.names, _kind(queue))
 
-    async def work(c: OpsClients) -> dict[str, int]:
+    async def work(c: AwsClients) -> dict[str, int]:
         return {p.dlq: await dlq.purge(c.sqs, pair=p) for p in pairs}
 
     purged = _run(settings, work)
@@ -705,7 +705,7 @@ def jobs_run(
         )
     settings = _settings()
 
-    async def work(c: OpsClients) -> tuple[str, Any]:
+    async def work(c: AwsClients) -> tuple[str, Any]:
         url = await queue_url(c.sqs, settings.names.jobs_queue)
         request_id, _ = await jobs.enqueue_job(c.sqs, queue_url=url, job=kind)
         if not wait:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from aiobotocore.config import AioConfig
 from pydantic import Field
 
+from consumers.stores.clients import client_config
 from schemas.settings import SchedulerSettings
 
 
@@ -33,3 +35,14 @@ class OpsSettings(SchedulerSettings):
             "so a test can SIGKILL it half-way deterministically. Never set it in production."
         ),
     )
+
+    @property
+    def client_config(self) -> AioConfig:
+        """An operator running a command against a stack that is down wants a one-line
+        answer in a couple of seconds, not botocore's default 60 s connect timeout times
+        five attempts."""
+        return client_config(
+            connect_timeout_s=self.connect_timeout_s,
+            read_timeout_s=self.read_timeout_s,
+            max_attempts=self.max_attempts,
+        )

@@ -1,0 +1,108 @@
+"""The SQS + DynamoDB client pair every process opens, built in one place.
+
+Each entry point (consumer, gateway, scheduler, operator CLI, provisioning, the embedded
+stack, the load generator) passes its own ``AioConfig`` — retries, timeouts and pool size
+differ on purpose — and gets the clients for as long as it needs them. The home is
+``consumers/stores`` because it is the one layer with I/O that both consumers and
+producers may import (DESIGN.md); ``schemas`` has no I/O and ``faststream_sqs`` knows
+nothing of DynamoDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+
+from schemas.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+
+@dataclass(frozen=True)
+class AwsEndpoint:
+    """Where the clients talk to: an endpoint URL (moto, LocalStack; None on AWS), a region
+    and, only where the environment has none (a loopback moto), explicit credentials."""
+
+    url: str | None
+    region: str
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+    @classmethod
+    def of(cls, settings: CommonSettings) -> AwsEndpoint:
+        return cls(url=settings.aws_endpoint_url, region=settings.aws_region)
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    sqs: SQSClient
+    ddb: DynamoDBClient
+
+
+def client_config(
+    *,
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    max_attempts: int,
+    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard",
+    max_pool_connections: int | None = None,
+) -> AioConfig:
+    """botocore client settings: retries with jittered backoff, bounded waits."""
+    config = AioConfig(
+        retries={"max_attempts": max_attempts, "mode": retry_mode},
+        connect_timeout=connect_timeout_s,
+        read_timeout=read_timeout_s,
+    )
+    if max_pool_connections is not None:
+        config = config.merge(AioConfig(max_pool_connections=max_pool_connections))
+    return config
+
+
+def _options(where: AwsEndpoint | CommonSettings, config: AioConfig) -> dict[str, Any]:
+    endpoint = where if isinstance(where, AwsEndpoint) else AwsEndpoint.of(where)
+    return {
+        "endpoint_url": endpoint.url,
+        "region_name": endpoint.region,
+        "config": config,
+        "aws_access_key_id": endpoint.access_key_id,
+        "aws_secret_access_key": endpoint.secret_access_key,
+    }
+
+
+@asynccontextmanager
+async def dynamodb_client(
+    where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
+) -> AsyncIterator[DynamoDBClient]:
+    """A DynamoDB client, closed on exit."""
+    session = session or get_session()
+    async with session.create_client("dynamodb", **_options(where, config)) as ddb:
+        yield ddb
+
+
+@asynccontextmanager
+async def sqs_client(
+    where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
+) -> AsyncIterator[SQSClient]:
+    """An SQS client, closed on exit."""
+    session = session or get_session()
+    async with session.create_client("sqs", **_options(where, config)) as sqs:
+        yield sqs
+
+
+@asynccontextmanager
+async def aws_clients(
+    where: AwsEndpoint | CommonSettings, config: AioConfig
+) -> AsyncIterator[AwsClients]:
+    """Both clients from one session, closed together."""
+    session = get_session()
+    async with AsyncExitStack() as stack:
+        sqs = await stack.enter_async_context(sqs_client(where, config, session=session))
+        ddb = await stack.enter_async_context(dynamodb_client(where, config, session=session))
+        yield AwsClients(sqs=sqs, ddb=ddb)
