@@ -3,6 +3,16 @@
 Subscribers: ``sandbox-requests.fifo`` (allocate, release) and ``sandbox-jobs.fifo`` (sync,
 cleanup, expire, delete_stale, delete_sandbox). HTTP: ``/healthz``, ``/readyz`` (SQS and
 DynamoDB reachable, 503 naming the failing one), ``/metrics``, ``/docs/asyncapi``.
+
+How it is put together, in the order things start:
+
+1. ``Consumer.__init__``: the broker and its subscribers (FastStream needs them before it
+   starts), metrics, and the ASGI routes.
+2. The lifespan opens the DynamoDB client and the CSP's HTTP client and builds the stores
+   and services on them (``ConsumerServices``); the handlers exist from here on.
+3. The broker connects: it builds the one SQS client of the process, sized for its pollers.
+4. After start-up, the periodic work (queue gauges, DLQ sweep, pool gauges) starts on the
+   broker's client; it stops before the broker does, so no sample runs on a closed client.
 """
 
 from __future__ import annotations
@@ -11,14 +21,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import structlog
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_asyncapi_asgi, make_ping_asgi
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
@@ -36,14 +45,19 @@ from consumers.services.dead_letters import DeadLetterSweeper
 from consumers.services.jobs import JobService, JobSettings
 from consumers.services.replies import ReplyFactory
 from consumers.services.reservoir import CandidateReservoir
+from consumers.stores.clients import client_config, dynamodb_client
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
+from consumers.stores.status_index import count_by_status
 from faststream_sqs import SQSBroker, SQSMessage
 from faststream_sqs.message import SQSMessage as SQSMessageClass
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
 from schemas.messages import DeleteSandboxJob, JobMessage, RequestMessage
-from schemas.pool import SandboxStatus
 from schemas.settings import ConsumerSettings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +75,13 @@ def _routed(message: M) -> M:
 RequestBody = Annotated[RequestMessage, AfterValidator(_routed)]
 JobBody = Annotated[JobMessage, AfterValidator(_routed)]
 
+#: Seconds between pool gauge samples (one Query COUNT per status: cheap, never a Scan).
+POOL_SAMPLE_INTERVAL_S: Final = 30.0
+#: Seconds between queue depth samples (four GetQueueAttributes).
+QUEUE_SAMPLE_INTERVAL_S: Final = 15.0
+#: A readiness probe that cannot tell within this long counts as not ready.
+READY_TIMEOUT_S: Final = 3.0
+
 
 def aws_config(settings: ConsumerSettings) -> AioConfig:
     """Client settings: retries with jittered backoff absorb DynamoDB throttling.
@@ -71,18 +92,13 @@ def aws_config(settings: ConsumerSettings) -> AioConfig:
     DynamoDB calls throttled took 4.3 to 6.6 s with standard retries and 25 to 26 s with adaptive
     (same machine, alternating runs). Concurrency is bounded by ``max_workers`` anyway.
     """
-    return AioConfig(
-        retries={"max_attempts": settings.aws_max_attempts, "mode": settings.aws_retry_mode},
-        connect_timeout=5,
-        read_timeout=30,
+    return client_config(
+        connect_timeout_s=5,
+        read_timeout_s=30,
+        max_attempts=settings.aws_max_attempts,
+        retry_mode=settings.aws_retry_mode,
         max_pool_connections=64,
     )
-
-
-#: Seconds between pool gauge samples (five Query COUNTs each: cheap, never a Scan).
-POOL_SAMPLE_INTERVAL_S = 30.0
-#: Seconds between queue depth samples (four GetQueueAttributes).
-QUEUE_SAMPLE_INTERVAL_S = 15.0
 
 
 @dataclass
@@ -108,74 +124,141 @@ class SqsDelivery:
         await self.msg.nack(delay_s=delay_s)
 
 
-@dataclass
-class Runtime:
-    """What the lifespan builds (clients, services) for the subscribers to use."""
+@dataclass(frozen=True, kw_only=True)
+class ConsumerServices:
+    """What the lifespan builds on the DynamoDB client and the CSP: stores and handlers."""
 
-    handlers: Handlers | None = None
-    pool: PoolStore | None = None
-    ddb: Any = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    ddb: DynamoDBClient
+    pool: PoolStore
+    replies: ReplyStore
+    handlers: Handlers
 
-    def need(self) -> Handlers:
-        if self.handlers is None:  # pragma: no cover - the broker starts after the lifespan
-            raise RuntimeError("consumer runtime is not started")
-        return self.handlers
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: ConsumerSettings,
+        *,
+        config: AioConfig,
+        metrics: BrokerMetrics,
+        registry: CollectorRegistry,
+        publish_deletes: Callable[[list[DeleteSandboxJob]], Awaitable[int]],
+    ) -> AsyncIterator[ConsumerServices]:
+        names = settings.names
+        async with AsyncExitStack() as stack:
+            ddb = await stack.enter_async_context(dynamodb_client(settings, config))
+            http = await stack.enter_async_context(csp_http_client(settings))
+            csp = CspClient.from_settings(settings, http=http, registry=registry)
+            replies = ReplyStore(ddb, table=names.replies_table)
+            pool = PoolStore(ddb, table=names.pool_table, replies=replies)
+            reply_factory = ReplyFactory(ttl_s=settings.reply_ttl_s)
+            reservoir = CandidateReservoir(
+                lambda prefix, limit, start: pool.candidate_page(
+                    name_prefix=prefix, limit=limit, start_key=start
+                ),
+                page_size=settings.candidate_page_size,
+            )
+            allocation = AllocationService(
+                pool,
+                reservoir=reservoir,
+                reply_factory=reply_factory,
+                metrics=metrics,
+                lab_duration_s=settings.lab_duration_s,
+            )
+            jobs = JobService(
+                pool,
+                csp=csp,
+                upstream_errors=(CspError,),
+                on_sync=lambda synced, stale: metrics.sync_changed(synced=synced, stale=stale),
+                settings=JobSettings(
+                    expiry_after_s=settings.expiry_after_s,
+                    stale_grace_s=settings.stale_grace_s,
+                    max_deletion_retries=settings.max_deletion_retries,
+                    delete_retry_base_s=settings.delete_retry_base_s,
+                    failed_retry_base_s=settings.deletion_failed_retry_base_s,
+                ),
+            )
+            handlers = Handlers(
+                allocation=allocation,
+                jobs=jobs,
+                replies=replies,
+                factory=reply_factory,
+                metrics=metrics,
+                publish_deletes=publish_deletes,
+            )
+            yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers)
 
 
-def create_app(
-    settings: ConsumerSettings,
-    *,
-    registry: CollectorRegistry | None = None,
-    client_config: AioConfig | None = None,
-) -> AsgiFastStream:
-    registry = registry or CollectorRegistry()
-    config = client_config or aws_config(settings)
-    # `_created` series per counter are noise for our dashboards
-    disable_created_metrics()  # type: ignore[no-untyped-call]
-    metrics = BrokerMetrics(registry)
-    names = settings.names
-    broker = SQSBroker(
-        endpoint_url=settings.aws_endpoint_url,
-        region_name=settings.aws_region,
-        client_config=config,
-        graceful_timeout=settings.shutdown_timeout_s,
-        middlewares=[SQSPrometheusMiddleware(registry=registry)],
-        # FastStream's own lines go through our structlog renderer; its per-message
-        # "Received"/"Processed" lines are debug detail (handlers log one line each).
-        logger=logging.getLogger("faststream_sqs"),
-        log_level=logging.DEBUG,
-    )
-    rt = Runtime()
+class Consumer:
+    """The consumer process's parts and their order of start and stop (module doc)."""
 
-    async def on_undecodable(raw: Any, exc: Exception) -> None:
+    def __init__(
+        self,
+        settings: ConsumerSettings,
+        *,
+        registry: CollectorRegistry | None = None,
+        client_config: AioConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self._config = client_config or aws_config(settings)
+        # `_created` series per counter are noise for our dashboards
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.metrics = BrokerMetrics(self.registry)
+        self.broker = SQSBroker(
+            endpoint_url=settings.aws_endpoint_url,
+            region_name=settings.aws_region,
+            client_config=self._config,
+            graceful_timeout=settings.shutdown_timeout_s,
+            middlewares=[SQSPrometheusMiddleware(registry=self.registry)],
+            # FastStream's own lines go through our structlog renderer; its per-message
+            # "Received"/"Processed" lines are debug detail (handlers log one line each).
+            logger=logging.getLogger("faststream_sqs"),
+            log_level=logging.DEBUG,
+        )
+        self._services: ConsumerServices | None = None
+        self._stop_periodic = asyncio.Event()
+        self._periodic: list[asyncio.Task[None]] = []
+        self._subscribe()
+
+    @property
+    def services(self) -> ConsumerServices:
+        if self._services is None:  # pragma: no cover - the broker starts after the lifespan
+            raise RuntimeError("consumer services are not started")
+        return self._services
+
+    def _subscribe(self) -> None:
+        settings = self.settings
+        names = settings.names
+        common: dict[str, Any] = {
+            "max_workers": settings.max_workers,
+            "batch_size": settings.batch_size,
+            "wait_time_s": settings.wait_time_s,
+            "visibility_timeout_s": settings.visibility_timeout_s,
+            # A body that does not validate is never retried: straight to the DLQ.
+            "reject": "dlq",
+            "on_decode_error": self._on_undecodable,
+        }
+
+        @self.broker.subscriber(names.requests_queue, **common)
+        async def handle_request(body: RequestBody, msg: SQSMessage) -> None:
+            await self.services.handlers.on_request(body, SqsDelivery(msg))
+            if settings.test_hold_after_handler_s:
+                await asyncio.sleep(settings.test_hold_after_handler_s)
+
+        @self.broker.subscriber(names.jobs_queue, **common)
+        async def handle_job(body: JobBody, msg: SQSMessage) -> None:
+            await self.services.handlers.on_job(body, SqsDelivery(msg))
+
+    async def _on_undecodable(self, raw: Any, exc: Exception) -> None:
         body = raw.get("Body", "") if isinstance(raw, dict) else raw
-        await rt.need().on_undecodable(body, exc)
+        await self.services.handlers.on_undecodable(body, exc)
 
-    common: dict[str, Any] = {
-        "max_workers": settings.max_workers,
-        "batch_size": settings.batch_size,
-        "wait_time_s": settings.wait_time_s,
-        "visibility_timeout_s": settings.visibility_timeout_s,
-        # A body that does not validate is never retried: straight to the DLQ.
-        "reject": "dlq",
-        "on_decode_error": on_undecodable,
-    }
-
-    @broker.subscriber(names.requests_queue, **common)
-    async def handle_request(body: RequestBody, msg: SQSMessage) -> None:
-        await rt.need().on_request(body, SqsDelivery(msg))
-        if settings.test_hold_after_handler_s:
-            await asyncio.sleep(settings.test_hold_after_handler_s)
-
-    @broker.subscriber(names.jobs_queue, **common)
-    async def handle_job(body: JobBody, msg: SQSMessage) -> None:
-        await rt.need().on_job(body, SqsDelivery(msg))
-
-    async def publish_deletes(jobs: list[DeleteSandboxJob]) -> int:
-        result = await broker.publish_batch(
+    async def _publish_deletes(self, jobs: list[DeleteSandboxJob]) -> int:
+        """Fan ``cleanup`` out: one ``delete_sandbox`` per sandbox, group ``sandbox:<id>``."""
+        result = await self.broker.publish_batch(
             *jobs,
-            queue=names.jobs_queue,
+            queue=self.settings.names.jobs_queue,
             message_group_id=lambda job: f"sandbox:{job.sandbox_id}",
             message_deduplication_id=lambda job: job.request_id,
             # one attribute set for the batch: request_id is in each body
@@ -183,111 +266,91 @@ def create_app(
         )
         return len(result.failed)
 
+    # start and stop -----------------------------------------------------------------------
+
     @asynccontextmanager
-    async def lifespan() -> AsyncIterator[None]:
-        sampler_stop = asyncio.Event()
-        async with AsyncExitStack() as stack:
-            ddb = await stack.enter_async_context(
-                get_session().create_client(
-                    "dynamodb",
-                    endpoint_url=settings.aws_endpoint_url,
-                    region_name=settings.aws_region,
-                    config=config,
-                )
-            )
-            http = await stack.enter_async_context(csp_http_client(settings))
-            csp = CspClient.from_settings(settings, http=http, registry=registry)
-            replies = ReplyStore(ddb, table=names.replies_table)
-            pool = PoolStore(ddb, table=names.pool_table, replies=replies)
-            factory = ReplyFactory(ttl_s=settings.reply_ttl_s)
-            reservoir = CandidateReservoir(
-                lambda prefix, limit, start: pool.candidate_page(
-                    name_prefix=prefix, limit=limit, start_key=start
-                ),
-                page_size=settings.candidate_page_size,
-            )
-            rt.ddb, rt.pool = ddb, pool
-            rt.handlers = Handlers(
-                allocation=AllocationService(
-                    pool,
-                    reservoir=reservoir,
-                    replies=factory,
-                    metrics=metrics,
-                    lab_duration_s=settings.lab_duration_s,
-                ),
-                jobs=JobService(
-                    pool,
-                    csp=csp,
-                    upstream_errors=(CspError,),
-                    on_sync=lambda synced, stale: metrics.sync_changed(synced=synced, stale=stale),
-                    settings=JobSettings(
-                        expiry_after_s=settings.expiry_after_s,
-                        stale_grace_s=settings.stale_grace_s,
-                        max_deletion_retries=settings.max_deletion_retries,
-                        delete_retry_base_s=settings.delete_retry_base_s,
-                        failed_retry_base_s=settings.deletion_failed_retry_base_s,
-                    ),
-                ),
-                replies=replies,
-                factory=factory,
-                metrics=metrics,
-                publish_deletes=publish_deletes,
-            )
-            sqs = await stack.enter_async_context(
-                get_session().create_client(
-                    "sqs",
-                    endpoint_url=settings.aws_endpoint_url,
-                    region_name=settings.aws_region,
-                    config=config,
-                )
-            )
-            sampler = QueueSampler(
-                sqs,
-                queues=[names.requests_queue, names.jobs_queue],
-                dlqs=[names.requests_dlq, names.jobs_dlq],
-                registry=registry,
-                interval_s=QUEUE_SAMPLE_INTERVAL_S,
-            )
-            rt.tasks.append(asyncio.create_task(sampler.run(sampler_stop)))
-            if settings.dlq_sweep_interval_s > 0:
-                sweeper = DeadLetterSweeper(
-                    sqs,
-                    replies=replies,
-                    factory=factory,
-                    metrics=metrics,
-                    dlqs=[names.requests_dlq, names.jobs_dlq],
-                    attempts=settings.max_receive_count,
-                    interval_s=settings.dlq_sweep_interval_s,
-                )
-                rt.tasks.append(asyncio.create_task(sweeper.run(sampler_stop)))
-            rt.tasks.append(
-                asyncio.create_task(
-                    repeat(
-                        lambda: _sample_pool(pool, metrics),
-                        sampler_stop,
-                        interval_s=POOL_SAMPLE_INTERVAL_S,
-                        failed_event="pool_sampler_failed",
-                    )
-                )
-            )
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Stores and services for as long as the app runs (the broker starts inside)."""
+        async with ConsumerServices.open(
+            self.settings,
+            config=self._config,
+            metrics=self.metrics,
+            registry=self.registry,
+            publish_deletes=self._publish_deletes,
+        ) as services:
+            self._services = services
             try:
                 yield
             finally:
-                sampler_stop.set()
-                for task in rt.tasks:
-                    task.cancel()
-                for task in rt.tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                self._services = None
 
-    @get
-    async def readyz(scope: Any) -> AsgiResponse:
-        checks: dict[str, str] = {}
-        checks["sqs"] = "ok" if await broker.ping(timeout=3.0) else "error: unreachable"
+    async def start_periodic(self) -> None:
+        """Queue gauges, DLQ sweep and pool gauges, on the broker's (connected) SQS client."""
+        sqs: SQSClient = await self.broker.connect()
+        settings, names, services = self.settings, self.settings.names, self.services
+        dlqs = [names.requests_dlq, names.jobs_dlq]
+        stop = self._stop_periodic
+        sampler = QueueSampler(
+            sqs,
+            queues=[names.requests_queue, names.jobs_queue],
+            dlqs=dlqs,
+            registry=self.registry,
+            interval_s=QUEUE_SAMPLE_INTERVAL_S,
+        )
+        work: list[Awaitable[None]] = [
+            sampler.run(stop),
+            repeat(
+                self._sample_pool,
+                stop,
+                interval_s=POOL_SAMPLE_INTERVAL_S,
+                failed_event="pool_sampler_failed",
+            ),
+        ]
+        if settings.dlq_sweep_interval_s > 0:
+            sweeper = DeadLetterSweeper(
+                sqs,
+                replies=services.replies,
+                factory=services.handlers.factory,
+                metrics=self.metrics,
+                dlqs=dlqs,
+                attempts=settings.max_receive_count,
+                interval_s=settings.dlq_sweep_interval_s,
+            )
+            work.append(sweeper.run(stop))
+        self._periodic = [asyncio.ensure_future(w) for w in work]
+
+    async def stop_periodic(self) -> None:
+        """Before the broker stops: nothing may still be using its client when it closes."""
+        self._stop_periodic.set()
+        for task in self._periodic:
+            task.cancel()
+        for task in self._periodic:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._periodic = []
+
+    async def _sample_pool(self) -> None:
+        """One sample of the pool gauges (one Query COUNT per status)."""
         try:
-            if rt.ddb is None:
-                raise RuntimeError("not started")
-            await asyncio.wait_for(rt.ddb.describe_table(TableName=names.pool_table), 3.0)
+            found = await count_by_status(self.services.ddb, table=self.settings.names.pool_table)
+            counts = {s.value: n for s, n in found.items()}
+            self.metrics.set_pool(counts)
+            log.info("pool_stats", **counts)
+        except Exception as exc:  # a missed sample is not worth a crash
+            log.warning("pool_sample_failed", error=type(exc).__name__)
+
+    # HTTP side ----------------------------------------------------------------------------
+
+    async def readyz(self, scope: Any) -> AsgiResponse:
+        checks: dict[str, str] = {}
+        checks["sqs"] = (
+            "ok" if await self.broker.ping(timeout=READY_TIMEOUT_S) else "error: unreachable"
+        )
+        try:
+            ddb = self.services.ddb
+            await asyncio.wait_for(
+                ddb.describe_table(TableName=self.settings.names.pool_table), READY_TIMEOUT_S
+            )
             checks["dynamodb"] = "ok"
         except Exception as exc:
             checks["dynamodb"] = f"error: {type(exc).__name__}"
@@ -299,34 +362,36 @@ def create_app(
             headers={"content-type": "application/json"},
         )
 
-    @get
-    async def metrics_route(scope: Any) -> AsgiResponse:
+    async def metrics_page(self, scope: Any) -> AsgiResponse:
         return AsgiResponse(
-            generate_latest(registry),
+            generate_latest(self.registry),
             status_code=200,
             headers={"content-type": CONTENT_TYPE_LATEST},
         )
 
-    return AsgiFastStream(
-        broker,
-        asgi_routes=[
-            ("/healthz", make_ping_asgi(broker, timeout=5.0)),
-            ("/readyz", readyz),
-            ("/metrics", metrics_route),
-            (
-                "/docs/asyncapi",
-                make_asyncapi_asgi(AsyncAPI(broker, title="Sandbox Broker consumer")),
-            ),
-        ],
-        lifespan=lifespan,
-    )
+    def asgi(self) -> AsgiFastStream:
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=[
+                ("/healthz", make_ping_asgi(self.broker, timeout=5.0)),
+                ("/readyz", get(self.readyz)),
+                ("/metrics", get(self.metrics_page)),
+                (
+                    "/docs/asyncapi",
+                    make_asyncapi_asgi(AsyncAPI(self.broker, title="Sandbox Broker consumer")),
+                ),
+            ],
+            lifespan=self.lifespan,
+            after_startup=[self.start_periodic],
+            on_shutdown=[self.stop_periodic],
+        )
 
 
-async def _sample_pool(pool: PoolStore, metrics: BrokerMetrics) -> None:
-    """One sample of the pool gauges (five Query COUNTs)."""
-    try:
-        counts = {s.value: await pool.count(s) for s in SandboxStatus}
-        metrics.set_pool(counts)
-        log.info("pool_stats", **counts)
-    except Exception as exc:  # a missed sample is not worth a crash
-        log.warning("pool_sample_failed", error=type(exc).__name__)
+def create_app(
+    settings: ConsumerSettings,
+    *,
+    registry: CollectorRegistry | None = None,
+    client_config: AioConfig | None = None,
+) -> AsgiFastStream:
+    """The consumer's ASGI app (``sandbox-broker consumer`` serves it with uvicorn)."""
+    return Consumer(settings, registry=registry, client_config=client_config).asgi()

@@ -43,14 +43,14 @@ class AllocationService:
         pool: PoolStore,
         *,
         reservoir: CandidateReservoir,
-        replies: ReplyFactory,
+        reply_factory: ReplyFactory,
         metrics: BrokerMetrics,
         lab_duration_s: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._pool = pool
         self._reservoir = reservoir
-        self._replies = replies
+        self._reply_factory = reply_factory
         self._metrics = metrics
         self._lab_duration_s = lab_duration_s
         self._clock = clock
@@ -76,7 +76,7 @@ class AllocationService:
                 pointer = await self._pool.get_pointer(msg.track_id)
                 if pointer is not None:
                     return await self._existing(msg, pointer, attempts), "idempotent"
-                record = self._replies.failed(
+                record = self._reply_factory.failed(
                     request_id=msg.request_id,
                     action=msg.type,
                     track_id=msg.track_id,
@@ -97,7 +97,7 @@ class AllocationService:
                 allocated_at=now,
                 expires_at=now + self._lab_duration_s,
             )
-            record = self._replies.succeeded(
+            record = self._reply_factory.succeeded(
                 request_id=msg.request_id,
                 action=msg.type,
                 track_id=msg.track_id,
@@ -158,7 +158,7 @@ class AllocationService:
             expires_at=pointer.expires_at,
             idempotent=repeat,
         )
-        record = self._replies.succeeded(
+        record = self._reply_factory.succeeded(
             request_id=msg.request_id,
             action=msg.type,
             track_id=msg.track_id,
@@ -172,7 +172,7 @@ class AllocationService:
     async def release(self, msg: ReleaseMessage, *, attempts: int = 1) -> ReplyRecord:
         """Owner-only, idempotent: allocated → pending_deletion and the pointer cleared."""
         started = time.perf_counter()
-        record = self._replies.succeeded(
+        record = self._reply_factory.succeeded(
             request_id=msg.request_id,
             action=msg.type,
             track_id=msg.track_id,
@@ -189,7 +189,7 @@ class AllocationService:
                 stored, label = reply, "idempotent"
             case ReleaseRefused(current=current):
                 if current is None:
-                    answer = self._replies.failed(
+                    answer = self._reply_factory.failed(
                         request_id=msg.request_id,
                         action=msg.type,
                         track_id=msg.track_id,
@@ -201,7 +201,7 @@ class AllocationService:
                     current.allocated_to_track == msg.track_id
                     and current.status in RELEASED_STATUSES
                 ):
-                    answer = self._replies.succeeded(
+                    answer = self._reply_factory.succeeded(
                         request_id=msg.request_id,
                         action=msg.type,
                         track_id=msg.track_id,
@@ -212,7 +212,7 @@ class AllocationService:
                     )
                     label = "idempotent"
                 else:
-                    answer = self._replies.failed(
+                    answer = self._reply_factory.failed(
                         request_id=msg.request_id,
                         action=msg.type,
                         track_id=msg.track_id,

@@ -89,7 +89,7 @@ async def direct_claims(stack: BenchStack, n: int, tag: str) -> dict[str, Any]:
         service = AllocationService(
             pool,
             reservoir=reservoir,
-            replies=ReplyFactory(ttl_s=86_400),
+            reply_factory=ReplyFactory(ttl_s=86_400),
             metrics=BrokerMetrics(CollectorRegistry()),
             lab_duration_s=4 * 3600,
         )

@@ -33,7 +33,7 @@ class AllocationEnv:
         return AllocationService(
             self.pool,
             reservoir=reservoir,
-            replies=ReplyFactory(ttl_s=3600),
+            reply_factory=ReplyFactory(ttl_s=3600),
             metrics=self.metrics,
             lab_duration_s=4 * 3600,
         )
