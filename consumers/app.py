@@ -125,6 +125,17 @@ class SqsDelivery:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConsumerHooks:
+    """Seams for tests, set by a test's own entry point; production passes none.
+
+    ``after_request`` runs after a request's handler wrote its reply and before the message
+    is acknowledged: a fault test holds there to kill a consumer between claim and ack.
+    """
+
+    after_request: Callable[[RequestMessage], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ConsumerServices:
     """What the lifespan builds on the DynamoDB client and the CSP: stores and handlers."""
 
@@ -198,8 +209,10 @@ class Consumer:
         *,
         registry: CollectorRegistry | None = None,
         client_config: AioConfig | None = None,
+        hooks: ConsumerHooks | None = None,
     ) -> None:
         self.settings = settings
+        self.hooks = hooks or ConsumerHooks()
         self.registry = registry or CollectorRegistry()
         self._config = client_config or aws_config(settings)
         # `_created` series per counter are noise for our dashboards
@@ -243,8 +256,8 @@ class Consumer:
         @self.broker.subscriber(names.requests_queue, **common)
         async def handle_request(body: RequestBody, msg: SQSMessage) -> None:
             await self.services.handlers.on_request(body, SqsDelivery(msg))
-            if settings.test_hold_after_handler_s:
-                await asyncio.sleep(settings.test_hold_after_handler_s)
+            if self.hooks.after_request is not None:
+                await self.hooks.after_request(body)
 
         @self.broker.subscriber(names.jobs_queue, **common)
         async def handle_job(body: JobBody, msg: SQSMessage) -> None:
@@ -392,6 +405,7 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     client_config: AioConfig | None = None,
+    hooks: ConsumerHooks | None = None,
 ) -> AsgiFastStream:
     """The consumer's ASGI app (``sandbox-broker consumer`` serves it with uvicorn)."""
-    return Consumer(settings, registry=registry, client_config=client_config).asgi()
+    return Consumer(settings, registry=registry, client_config=client_config, hooks=hooks).asgi()

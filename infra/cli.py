@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TypeVar
 
@@ -146,45 +144,12 @@ def consumer_cmd() -> None:
     SIGTERM/SIGINT stop receiving, finish in-flight work within BROKER_SHUTDOWN_TIMEOUT_S,
     release what was not started, flush acknowledgements, and exit 0.
     """
-    import uvicorn
-
-    from consumers.app import create_app
-    from infra.embedded.server import QuietSignalServer
+    from infra.consumer import run_consumer
     from schemas.settings import ConsumerSettings
 
     settings = load_settings(ConsumerSettings)
     configure_logging(settings.log_format, settings.log_level)
-
-    async def run() -> None:
-        server = QuietSignalServer(
-            uvicorn.Config(
-                create_app(settings),
-                host=settings.http_host,
-                port=settings.http_port,
-                log_level="warning",
-                access_log=False,
-            )
-        )
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:
-            server.should_exit = True
-            # Safety net: a drain that cannot finish (its AWS endpoint vanished mid-shutdown)
-            # must not leave the process behind; an orchestrator would SIGKILL it anyway.
-            watchdog = threading.Timer(settings.shutdown_timeout_s + 30, _give_up_drain)
-            watchdog.daemon = True
-            watchdog.start()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
-        await server.serve()
-
-    asyncio.run(run())
-
-
-def _give_up_drain() -> None:
-    err.print("error: shutdown did not finish within its deadline; exiting")
-    os._exit(1)
+    run_consumer(settings)
 
 
 @app.command("scheduler")

@@ -145,14 +145,6 @@ class ConsumerSettings(CommonSettings):
             "and answers them DEAD_LETTERED (0 turns the sweep off)"
         ),
     )
-    test_hold_after_handler_s: float = Field(
-        0.0,
-        ge=0,
-        description=(
-            "test-only: hold each request this long after its handler wrote the reply and "
-            "before the ack, so fault tests can kill a consumer between claim and ack"
-        ),
-    )
 
     @model_validator(mode="after")
     def _lifecycle_bounds(self) -> Self:

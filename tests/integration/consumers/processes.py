@@ -14,6 +14,8 @@ from pathlib import Path
 from infra.embedded.children import preexec_die_with_parent
 from schemas.settings import CommonSettings
 
+ROOT = Path(__file__).resolve().parents[3]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -49,8 +51,15 @@ class ConsumerProcess:
 
 
 def start_consumer(
-    settings: CommonSettings, log: Path, *, csp_url: str = "http://127.0.0.1:9/api", **env: str
+    settings: CommonSettings,
+    log: Path,
+    *,
+    csp_url: str = "http://127.0.0.1:9/api",
+    hold_after_handler_s: float | None = None,
+    **env: str,
 ) -> ConsumerProcess:
+    """A consumer process; with ``hold_after_handler_s`` it holds each request that long
+    after its reply is written and before the ack (``held_consumer.py``)."""
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("BROKER_")}
     child_env.update(
@@ -64,9 +73,14 @@ def start_consumer(
         BROKER_CSP_TOKEN="unused-in-this-test",
     )
     child_env.update(env)
+    command = [sys.executable, "-m", "infra", "consumer"]
+    if hold_after_handler_s is not None:
+        held = "tests.integration.consumers.held_consumer"
+        command = [sys.executable, "-m", held, str(hold_after_handler_s)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "infra", "consumer"],
+            command,
+            cwd=ROOT,  # `-m tests...` imports the test package from the checkout
             env=child_env,
             stdout=out,
             stderr=subprocess.STDOUT,

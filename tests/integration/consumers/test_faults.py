@@ -67,7 +67,7 @@ async def test_consumer_killed_between_claim_and_ack_redelivers_the_same_answer(
         settings,
         tmp_path / "a.log",
         BROKER_VISIBILITY_TIMEOUT_S="2",
-        BROKER_TEST_HOLD_AFTER_HANDLER_S="600",
+        hold_after_handler_s=600,
     )
     msg = allocate_message("track-kill")
     try:
@@ -165,7 +165,7 @@ async def test_consumer_killed_holding_requests_on_their_last_receive_leaves_non
         settings,
         tmp_path / "victim.log",
         BROKER_MAX_WORKERS="1",
-        BROKER_TEST_HOLD_AFTER_HANDLER_S="600",
+        hold_after_handler_s=600,
         BROKER_DLQ_SWEEP_INTERVAL_S="0",
         **common,
     )
