@@ -20,6 +20,7 @@ from infra.fake_csp import fake_csp_app
 from infra.logging import configure_logging
 from infra.provision import provision
 from producers.cli import gateway_app, track_app
+from producers.exits import ExitCode
 from producers.loadgen.cli import loadgen_app
 from producers.ops.cli import dlq_app, jobs_app, pool_app, status
 from schemas.settings import CommonSettings
@@ -62,7 +63,7 @@ def load_settings(cls: type[S]) -> S:
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"]) or "settings"
             err.print(f"[red]error:[/] BROKER_{field.upper()}: {e['msg']}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(int(ExitCode.USAGE)) from None
 
 
 @infra_app.command("provision")

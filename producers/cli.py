@@ -1,12 +1,9 @@
 """``sandbox-broker gateway`` and ``sandbox-broker track ...`` (mounted by ``infra/cli.py``).
 
 The track commands print the reply as one JSON line on stdout and exit with a code a lab
-script can branch on; errors are one line on stderr, never a traceback:
-
-  0  succeeded (``status``: the reply is not failed)
-  1  the request failed: the reply (with its error code) is printed
-  2  usage or validation: bad option, refused input or credentials (HTTP 4xx)
-  3  unreachable, timed out, rate limited or the gateway failed (try again later)
+script can branch on (``producers.exits``: 1 the request failed and its reply is printed,
+2 usage or refused input or credentials (HTTP 4xx), 3 unreachable, timed out, rate limited
+or the gateway failed); errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Final, NoReturn, TypeVar
+from typing import Final, TypeVar
 
 import typer
 from pydantic import ValidationError
 
+from producers.exits import ExitCode, fail
 from producers.gateway.server import serve_gateway
 from producers.track_client import (
     GatewayError,
@@ -32,10 +30,6 @@ from schemas.ids import is_header_value, is_name_prefix, is_request_id
 from schemas.replies import Reply, ReplyStatus
 from schemas.settings import GatewaySettings
 
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_UNAVAILABLE: Final = 3
-
 T = TypeVar("T")
 
 gateway_app = typer.Typer(
@@ -47,11 +41,6 @@ track_app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @gateway_app.callback(invoke_without_command=True)
@@ -69,7 +58,7 @@ def gateway(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
-        _fail(EXIT_USAGE, f"BROKER_{field.upper()}: {first['msg']}")
+        fail(f"BROKER_{field.upper()}: {first['msg']}", ExitCode.USAGE)
     if settings.track_token is None and settings.admin_token is None:
         typer.echo(
             "warning: no BROKER_TRACK_TOKEN / BROKER_ADMIN_TOKEN: every call is 401", err=True
@@ -85,7 +74,7 @@ def gateway(
     except KeyboardInterrupt:  # uvicorn drained on Ctrl-C, then re-raised it: a clean stop
         pass
     except OSError as exc:  # the port is taken, the address is not ours
-        _fail(EXIT_USAGE, f"cannot listen: {exc.strerror or exc}")
+        fail(f"cannot listen: {exc.strerror or exc}", ExitCode.USAGE)
 
 
 # track ------------------------------------------------------------------------------------
@@ -105,7 +94,7 @@ TIMEOUT_OPTION = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait 
 
 def _check(name: str, value: str | None, ok: Callable[[str], bool], rule: str) -> None:
     if value is not None and not ok(value):
-        _fail(EXIT_USAGE, f"{name} must be {rule}")
+        fail(f"{name} must be {rule}", ExitCode.USAGE)
 
 
 HEADER_RULE: Final = "1-128 chars of [A-Za-z0-9._:@-]"
@@ -118,21 +107,21 @@ def _print(reply: Reply) -> None:
 def _run(token: str | None, call: Callable[[str], T]) -> T:
     """Run a client call, turning every client error into its exit code and one line."""
     if not token:
-        _fail(EXIT_USAGE, "no token: pass --token or set BROKER_TRACK_TOKEN")
+        fail("no token: pass --token or set BROKER_TRACK_TOKEN", ExitCode.USAGE)
     try:
         return call(token)
     except RequestFailedError as exc:
         _print(exc.reply)
-        _fail(EXIT_FAILED, str(exc))
+        fail(str(exc), ExitCode.FAILED)
     except RequestTimeoutError as exc:
-        _fail(EXIT_UNAVAILABLE, f"{exc} (read it later: track status {exc.request_id})")
+        fail(f"{exc} (read it later: track status {exc.request_id})", ExitCode.UNREACHABLE)
     except GatewayUnreachableError as exc:
-        _fail(EXIT_UNAVAILABLE, str(exc))
+        fail(str(exc), ExitCode.UNREACHABLE)
     except GatewayError as exc:
         usage = 400 <= exc.status_code < 500 and exc.status_code != 429
-        _fail(EXIT_USAGE if usage else EXIT_UNAVAILABLE, str(exc))
+        fail(str(exc), ExitCode.USAGE if usage else ExitCode.UNREACHABLE)
     except TrackClientError as exc:
-        _fail(EXIT_UNAVAILABLE, str(exc))
+        fail(str(exc), ExitCode.UNREACHABLE)
 
 
 def _submit_and_wait(
@@ -226,4 +215,4 @@ def status(
     reply = _run(token, read)
     _print(reply)
     if reply.status is ReplyStatus.FAILED:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(int(ExitCode.FAILED))
