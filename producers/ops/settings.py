@@ -27,14 +27,6 @@ class OpsSettings(SchedulerSettings):
             "subset of servers and may return nothing while messages wait"
         ),
     )
-    test_replay_pause_s: float = Field(
-        0.0,
-        ge=0,
-        description=(
-            "TEST ONLY (BROKER_TEST_REPLAY_PAUSE_S): pause after each message a replay sends, "
-            "so a test can SIGKILL it half-way deterministically. Never set it in production."
-        ),
-    )
 
     @property
     def client_config(self) -> AioConfig:

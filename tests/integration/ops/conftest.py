@@ -192,14 +192,17 @@ async def run_cli(args: list[str], env: dict[str, str]) -> CliResult:
     return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
-async def spawn_cli(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
-    """The CLI as a real process (``python -m producers.ops.cli``)."""
+async def spawn_cli(
+    args: list[str], env: dict[str, str], *, module: str = "producers.ops.cli"
+) -> asyncio.subprocess.Process:
+    """The CLI as a real process (``python -m producers.ops.cli``, or a test's own entry
+    point that runs the same app with hooks)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_"))}
     full_env.update(env)
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "producers.ops.cli",
+        module,
         *args,
         cwd=ROOT,
         env=full_env,

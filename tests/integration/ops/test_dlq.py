@@ -160,7 +160,9 @@ async def test_replay_within_the_dedup_window_is_not_swallowed(stack: Stack) -> 
     await stack.dead_letter(msg, group="track-x", reason="boom")
 
     # WHEN replayed
-    report = await dlq.replay(stack.sqs, pair=dlq.dlq_pairs(stack.names, "requests")[0], wait_s=0)
+    report = await dlq.Replay(
+        stack.sqs, pair=dlq.dlq_pairs(stack.names, "requests")[0], wait_s=0
+    ).run()
 
     # THEN the source queue got a second copy under a fresh dedup id
     assert [lt.request_id for lt in report.replayed] == [msg.request_id]
@@ -306,7 +308,9 @@ async def test_more_than_ten_messages_are_listed_and_replayed(stack: Stack) -> N
     # a FIFO queue shows no more than the first batch of one group without deleting
     assert listed.json()["not_reached"]["requests"] == 24 - len(shown)
 
-    report = await dlq.replay(stack.sqs, pair=dlq.dlq_pairs(stack.names, "requests")[0], wait_s=0)
+    report = await dlq.Replay(
+        stack.sqs, pair=dlq.dlq_pairs(stack.names, "requests")[0], wait_s=0
+    ).run()
     assert len(report.replayed) == 24
     await stack.wait_depth(stack.names.requests_dlq, 0)
     arrived = per_group(await stack.drain(stack.names.requests_queue))
@@ -332,12 +336,12 @@ async def test_native_refuses_filters(stack: Stack) -> None:
 async def test_replay_holds_nothing_when_done(stack: Stack) -> None:
     """Messages skipped by a filter are released at the end (the DLQ shows them visible)."""
     await _mixed_dlqs(stack)
-    report = await dlq.replay(
+    report = await dlq.Replay(
         stack.sqs,
         pair=dlq.dlq_pairs(stack.names, "requests")[0],
         selector=dlq.Selector(group="nope"),
         wait_s=0,
-    )
+    ).run()
     assert report.replayed == []
     assert report.skipped >= 6
     await stack.wait_depth(stack.names.requests_dlq, 6)
@@ -360,7 +364,7 @@ async def test_replay_waits_for_messages_another_reader_holds(stack: Stack, capl
     caplog.set_level("INFO", logger="producers.ops.dlq")
 
     replaying = asyncio.create_task(
-        dlq.replay(stack.sqs, pair=dlq.dlq_pairs(stack.names, "requests")[0], wait_s=1)
+        dlq.Replay(stack.sqs, pair=dlq.dlq_pairs(stack.names, "requests")[0], wait_s=1).run()
     )
     await wait_until(
         lambda: "dlq_replay_waiting held_by_others=2" in caplog.text or replaying.done(),

@@ -24,11 +24,10 @@ async def test_replay_killed_half_way_then_rerun_loses_nothing(stack: Stack) -> 
     dlq_name, source = stack.names.requests_dlq, stack.names.requests_queue
     await stack.wait_depth(dlq_name, 12)
 
-    # WHEN a replay (slowed by the test-only pause after each send) is SIGKILLed once a few
-    # messages reached the source queue
-    env = {**stack.env, "BROKER_TEST_REPLAY_PAUSE_S": "0.4"}
+    # WHEN a replay (slowed by a pause after each send, the hook of the test's own entry
+    # point) is SIGKILLed once a few messages reached the source queue
     args = ["dlq", "replay", "--queue", "requests", "--yes", "--json", "--visibility-timeout", "2"]
-    proc = await spawn_cli(args, env)
+    proc = await spawn_cli(["0.4", *args], stack.env, module="tests.integration.ops.paused_cli")
     try:
 
         async def some_arrived() -> bool:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from producers.ops import dlq
+from producers.ops.dlq.replay import _unsupported
 from schemas.names import ResourceNames
 
 PAIR = dlq.dlq_pairs(ResourceNames.with_prefix("p-"), "requests")[0]
@@ -128,11 +129,11 @@ def _client_error(code: str, status: int) -> ClientError:
 
 
 def test_unsupported_move_task_is_told_apart_from_transient_failures() -> None:
-    assert dlq._unsupported(_client_error("500", 500)), "moto: a bare 500 page"
-    assert dlq._unsupported(_client_error("InvalidAction", 400))
-    assert dlq._unsupported(_client_error("NotImplemented", 501))
-    assert not dlq._unsupported(_client_error("InternalError", 500)), "AWS: transient"
-    assert not dlq._unsupported(_client_error("AccessDenied", 403))
+    assert _unsupported(_client_error("500", 500)), "moto: a bare 500 page"
+    assert _unsupported(_client_error("InvalidAction", 400))
+    assert _unsupported(_client_error("NotImplemented", 501))
+    assert not _unsupported(_client_error("InternalError", 500)), "AWS: transient"
+    assert not _unsupported(_client_error("AccessDenied", 403))
 
 
 def test_the_reason_attribute_is_the_one_the_broker_writes() -> None:
