@@ -12,12 +12,17 @@ TrackClientError                  everything this module raises
 ├── GatewayUnreachableError       no HTTP answer at all (connection refused, reset, timed out)
 ├── RequestTimeoutError           no terminal reply within the timeout; carries request_id
 └── RequestFailedError            a failed reply: reply, code, message, retry_after
-    ├── NoSandboxesAvailableError NO_SANDBOXES_AVAILABLE (retry_after 30)
-    ├── NotSandboxOwnerError      NOT_SANDBOX_OWNER
-    ├── SandboxNotFoundError      SANDBOX_NOT_FOUND
-    ├── InvalidRequestError       INVALID_REQUEST
-    ├── DeadLetteredError         DEAD_LETTERED (an operator may replay it)
-    └── UpstreamUnavailableError  UPSTREAM_UNAVAILABLE
+    ├── NoSandboxesAvailableReplyError  NO_SANDBOXES_AVAILABLE (retry_after 30)
+    ├── QuotaExceededReplyError         QUOTA_EXCEEDED (retry_after 30; v2)
+    ├── LeaseLimitReachedReplyError     LEASE_LIMIT_REACHED (v2: extend past max_lease_s)
+    ├── NotSandboxOwnerReplyError       NOT_SANDBOX_OWNER
+    ├── SandboxNotFoundReplyError       SANDBOX_NOT_FOUND
+    ├── InvalidRequestReplyError        INVALID_REQUEST
+    ├── DeadLetteredReplyError          DEAD_LETTERED (an operator may replay it)
+    └── UpstreamUnavailableReplyError   UPSTREAM_UNAVAILABLE
+
+The ``...ReplyError`` classes are what a caller sees of a failed reply; the consumers'
+business outcomes with the same codes are ``schemas.errors`` (``...Error``).
 """
 
 # The operations take ``timeout`` on purpose (ASYNC109): it is the protocol's deadline, which
@@ -118,27 +123,35 @@ class RequestFailedError(TrackClientError):
         return cls(reply)
 
 
-class NoSandboxesAvailableError(RequestFailedError):
+class NoSandboxesAvailableReplyError(RequestFailedError):
     code = ErrorCode.NO_SANDBOXES_AVAILABLE
 
 
-class NotSandboxOwnerError(RequestFailedError):
+class QuotaExceededReplyError(RequestFailedError):
+    code = ErrorCode.QUOTA_EXCEEDED
+
+
+class LeaseLimitReachedReplyError(RequestFailedError):
+    code = ErrorCode.LEASE_LIMIT_REACHED
+
+
+class NotSandboxOwnerReplyError(RequestFailedError):
     code = ErrorCode.NOT_SANDBOX_OWNER
 
 
-class SandboxNotFoundError(RequestFailedError):
+class SandboxNotFoundReplyError(RequestFailedError):
     code = ErrorCode.SANDBOX_NOT_FOUND
 
 
-class InvalidRequestError(RequestFailedError):
+class InvalidRequestReplyError(RequestFailedError):
     code = ErrorCode.INVALID_REQUEST
 
 
-class DeadLetteredError(RequestFailedError):
+class DeadLetteredReplyError(RequestFailedError):
     code = ErrorCode.DEAD_LETTERED
 
 
-class UpstreamUnavailableError(RequestFailedError):
+class UpstreamUnavailableReplyError(RequestFailedError):
     code = ErrorCode.UPSTREAM_UNAVAILABLE
 
 

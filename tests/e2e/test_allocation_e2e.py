@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from producers.track_client import (
-    NoSandboxesAvailableError,
-    NotSandboxOwnerError,
+    NoSandboxesAvailableReplyError,
+    NotSandboxOwnerReplyError,
     TrackClient,
 )
 from schemas.replies import ReplyStatus
@@ -59,7 +59,7 @@ async def test_owner_view_and_legacy_track_header(stack: RunningStack, http) -> 
 async def test_another_track_cannot_release_a_sandbox(stack: RunningStack) -> None:
     async with TrackClient(stack.url, stack.info["track_token"]) as client:
         owned = await client.allocate("e2e-owner", timeout=30)
-        with pytest.raises(NotSandboxOwnerError):
+        with pytest.raises(NotSandboxOwnerReplyError):
             await client.release("e2e-thief", owned.sandbox_id, timeout=30)
         assert (await client.allocate("e2e-owner", timeout=30)).sandbox_id == owned.sandbox_id
 
@@ -70,7 +70,7 @@ async def test_exhausted_pool_answers_no_sandboxes(tmp_path) -> None:
         async with TrackClient(running.url, running.info["track_token"]) as client:
             await client.allocate("x-1", timeout=30)
             await client.allocate("x-2", timeout=30)
-            with pytest.raises(NoSandboxesAvailableError) as refused:
+            with pytest.raises(NoSandboxesAvailableReplyError) as refused:
                 await client.allocate("x-3", timeout=30)
             assert refused.value.retry_after == 30
     finally:

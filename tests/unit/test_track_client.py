@@ -14,20 +14,22 @@ from typer.testing import CliRunner
 
 from producers.cli import track_app
 from producers.track_client import (
-    DeadLetteredError,
+    DeadLetteredReplyError,
     GatewayError,
     GatewayUnreachableError,
-    InvalidRequestError,
-    NoSandboxesAvailableError,
-    NotSandboxOwnerError,
+    InvalidRequestReplyError,
+    LeaseLimitReachedReplyError,
+    NoSandboxesAvailableReplyError,
+    NotSandboxOwnerReplyError,
+    QuotaExceededReplyError,
     RequestFailedError,
     RequestTimeoutError,
-    SandboxNotFoundError,
+    SandboxNotFoundReplyError,
     Sleep,
     SyncTrackClient,
     TrackClient,
     TrackClientError,
-    UpstreamUnavailableError,
+    UpstreamUnavailableReplyError,
     submit_flow,
     wait_flow,
 )
@@ -207,18 +209,20 @@ async def test_release_returns_the_release_result(router: respx.MockRouter) -> N
 @pytest.mark.parametrize(
     ("code", "error_type"),
     [
-        ("NO_SANDBOXES_AVAILABLE", NoSandboxesAvailableError),
-        ("NOT_SANDBOX_OWNER", NotSandboxOwnerError),
-        ("SANDBOX_NOT_FOUND", SandboxNotFoundError),
-        ("INVALID_REQUEST", InvalidRequestError),
-        ("DEAD_LETTERED", DeadLetteredError),
-        ("UPSTREAM_UNAVAILABLE", UpstreamUnavailableError),
+        ("NO_SANDBOXES_AVAILABLE", NoSandboxesAvailableReplyError),
+        ("QUOTA_EXCEEDED", QuotaExceededReplyError),
+        ("LEASE_LIMIT_REACHED", LeaseLimitReachedReplyError),
+        ("NOT_SANDBOX_OWNER", NotSandboxOwnerReplyError),
+        ("SANDBOX_NOT_FOUND", SandboxNotFoundReplyError),
+        ("INVALID_REQUEST", InvalidRequestReplyError),
+        ("DEAD_LETTERED", DeadLetteredReplyError),
+        ("UPSTREAM_UNAVAILABLE", UpstreamUnavailableReplyError),
     ],
 )
 async def test_a_failed_reply_raises_the_error_of_its_code(
     router: respx.MockRouter, code: str, error_type: type[RequestFailedError]
 ) -> None:
-    retry = 30 if code == "NO_SANDBOXES_AVAILABLE" else None
+    retry = 30 if code in ("NO_SANDBOXES_AVAILABLE", "QUOTA_EXCEEDED") else None
     router.post("/v1/allocate").mock(return_value=accepted())
     router.get(f"/v1/requests/{RID}").mock(
         return_value=reply("failed", error={"code": code, "message": "why", "retry_after": retry})
@@ -348,7 +352,10 @@ def test_sync_client_raises_the_same_typed_errors(router: respx.MockRouter) -> N
     router.post("/v1/allocate").mock(return_value=accepted())
     error = {"code": "NO_SANDBOXES_AVAILABLE", "message": "none", "retry_after": 30}
     router.get(f"/v1/requests/{RID}").mock(return_value=reply("failed", error=error))
-    with SyncTrackClient(BASE, "tok") as client, pytest.raises(NoSandboxesAvailableError) as caught:
+    with (
+        SyncTrackClient(BASE, "tok") as client,
+        pytest.raises(NoSandboxesAvailableReplyError) as caught,
+    ):
         client.allocate("inst-1")
     assert caught.value.retry_after == 30
     assert json.loads(caught.value.reply.model_dump_json())["error"]["code"] == error["code"]

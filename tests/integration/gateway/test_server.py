@@ -15,7 +15,7 @@ import pytest
 
 from producers.gateway import create_app
 from producers.gateway.server import GatewayServer
-from producers.track_client import NoSandboxesAvailableError, TrackClient
+from producers.track_client import NoSandboxesAvailableReplyError, TrackClient
 from schemas.errors import ErrorCode
 from schemas.replies import ReplyError, ReplyRecord, ReplyStatus
 from schemas.settings import CommonSettings
@@ -54,7 +54,7 @@ async def test_the_track_client_enqueues_and_reads_replies_over_http(
                     track_id="inst-1",
                 )
             )
-            with pytest.raises(NoSandboxesAvailableError) as caught:
+            with pytest.raises(NoSandboxesAvailableReplyError) as caught:
                 await allocating
             assert (caught.value.request_id, caught.value.retry_after) == (request_id, 30)
             reply = await client.status(request_id, track_id="inst-1")
