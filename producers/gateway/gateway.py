@@ -1,0 +1,68 @@
+"""What every gateway route shares: settings, clients, auth, limits, the enqueue answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from fastapi.responses import JSONResponse
+from ulid import ULID
+
+from producers.gateway.auth import Authenticator, Role
+from producers.gateway.cursor import CursorCodec
+from producers.gateway.errors import RateLimitedError
+from producers.gateway.metrics import GatewayMetrics
+from producers.gateway.queues import Enqueuer
+from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.store import GatewayStore
+from schemas.messages import AnyMessage
+from schemas.replies import Accepted
+from schemas.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+#: Advice to plain HTTP clients polling a request (the track client polls sooner).
+POLL_AFTER_S: Final = 1
+#: A readiness probe that cannot tell within this long counts as not ready.
+READY_TIMEOUT_S: Final = 5.0
+#: The one rate-limit key of every admin call (admins share a budget, as a usage plan would).
+ADMIN_BUDGET: Final = "admin"
+
+
+def new_request_id() -> str:
+    return f"req_{ULID()}"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Everything a route needs, built once per app."""
+
+    settings: GatewaySettings
+    sqs: SQSClient
+    ddb: DynamoDBClient
+    auth: Authenticator
+    track_limiter: RateLimiter
+    admin_limiter: RateLimiter
+    enqueuer: Enqueuer
+    store: GatewayStore
+    cursors: CursorCodec
+    metrics: GatewayMetrics
+
+    def limit(self, role: Role, key: str) -> None:
+        limiter = self.admin_limiter if role is Role.ADMIN else self.track_limiter
+        wait = limiter.acquire(ADMIN_BUDGET if role is Role.ADMIN else key)
+        if wait is not None:
+            self.metrics.rate_limited.labels(scope=role.value).inc()
+            raise RateLimitedError("rate limit exceeded", retry_after=wait)
+
+    async def enqueue(self, message: AnyMessage, *, queue: str, group_id: str) -> JSONResponse:
+        await self.enqueuer.send(message, queue=queue, group_id=group_id)
+        poll = f"/v1/requests/{message.request_id}"
+        body = Accepted(request_id=message.request_id, action=message.type, poll=poll)
+        return JSONResponse(
+            body.model_dump(mode="json"),
+            status_code=202,
+            headers={"Location": poll, "Retry-After": str(POLL_AFTER_S)},
+        )

@@ -1,0 +1,176 @@
+"""Track routes: allocate, mark-for-deletion, read a reply, read the track's sandbox."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from producers.gateway.auth import Role
+from producers.gateway.context import annotate
+from producers.gateway.errors import NotFoundError
+from producers.gateway.gateway import ADMIN_BUDGET, POLL_AFTER_S, Gateway, new_request_id
+from producers.gateway.openapi import (
+    ADMIN_SECURITY,
+    EMPTY_BODY,
+    REQUEST_ID_PARAM,
+    SANDBOX_ID_PARAM,
+    TRACK_HEADERS,
+    TRACK_SECURITY,
+    UNKNOWN_ACTION,
+    ReplyBody,
+    accepted_response,
+    error_responses,
+)
+from producers.gateway.validation import (
+    empty_body,
+    request_id_param,
+    sandbox_id_param,
+    track_headers,
+)
+from schemas.messages import AllocateMessage, ReleaseMessage
+from schemas.pool import SandboxView
+from schemas.replies import Reply
+
+
+def track_routes(gw: Gateway) -> APIRouter:
+    router = APIRouter(tags=["track"])
+    names = gw.settings.names
+    max_body = gw.settings.max_body_bytes
+
+    @router.post(
+        "/v1/allocate",
+        summary="Ask for this track's sandbox (enqueues `allocate`)",
+        status_code=202,
+        responses={
+            **accepted_response("Enqueued: poll the reply"),
+            **error_responses(400, 401, 403, 413, 429, 503),
+        },
+        openapi_extra={
+            "parameters": TRACK_HEADERS,
+            "requestBody": EMPTY_BODY,
+            "security": TRACK_SECURITY,
+        },
+    )
+    async def allocate(request: Request) -> JSONResponse:
+        annotate(request.scope, action="allocate")
+        gw.auth.require(request.headers, Role.TRACK)
+        headers = track_headers(request.headers)
+        annotate(request.scope, track_id=headers.track_id)
+        gw.limit(Role.TRACK, headers.track_id)
+        await empty_body(request, max_bytes=max_body)
+        message = AllocateMessage(
+            request_id=new_request_id(),
+            track_id=headers.track_id,
+            track_name=headers.track_name,
+            name_prefix=headers.name_prefix,
+            idempotency_key=headers.idempotency_key,
+        )
+        annotate(request.scope, request_id=message.request_id, outcome="accepted")
+        return await gw.enqueue(message, queue=names.requests_queue, group_id=headers.track_id)
+
+    @router.post(
+        "/v1/sandboxes/{sandbox_id}/mark-for-deletion",
+        summary="Give this track's sandbox back (enqueues `release`)",
+        status_code=202,
+        responses={
+            **accepted_response("Enqueued: poll the reply"),
+            **error_responses(400, 401, 403, 404, 413, 429, 503),
+        },
+        openapi_extra={
+            "parameters": [SANDBOX_ID_PARAM, *TRACK_HEADERS],
+            "requestBody": EMPTY_BODY,
+            "security": TRACK_SECURITY,
+        },
+    )
+    async def mark_for_deletion(request: Request) -> JSONResponse:
+        annotate(request.scope, action="release")
+        gw.auth.require(request.headers, Role.TRACK)
+        headers = track_headers(request.headers)
+        annotate(request.scope, track_id=headers.track_id)
+        sandbox_id = sandbox_id_param(request.path_params["sandbox_id"])
+        gw.limit(Role.TRACK, headers.track_id)
+        await empty_body(request, max_bytes=max_body)
+        message = ReleaseMessage(
+            request_id=new_request_id(),
+            track_id=headers.track_id,
+            sandbox_id=sandbox_id,
+            track_name=headers.track_name,
+            idempotency_key=headers.idempotency_key,
+        )
+        annotate(request.scope, request_id=message.request_id, outcome="accepted")
+        return await gw.enqueue(message, queue=names.requests_queue, group_id=headers.track_id)
+
+    @router.get(
+        "/v1/requests/{request_id}",
+        summary="Read a request's reply (pending until a consumer answers)",
+        description=(
+            "Always 200 for the owning track (or the admin token). A reply row that does not "
+            'exist yet reads as `pending` with `action: "unknown"` and `Retry-After: 1`. '
+            "Another track's reply is 404. The admin token needs no track header."
+        ),
+        response_model=None,
+        responses={
+            200: {
+                "model": ReplyBody,
+                "description": "The reply; `Retry-After: 1` while pending",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Present while pending",
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                },
+            },
+            **error_responses(400, 401, 404, 429, 503),
+        },
+        openapi_extra={
+            "parameters": [REQUEST_ID_PARAM, *TRACK_HEADERS],
+            "security": [*TRACK_SECURITY, *ADMIN_SECURITY],
+        },
+    )
+    async def get_request(request: Request) -> JSONResponse:
+        annotate(request.scope, action="get_reply")
+        role = gw.auth.require(request.headers, Role.TRACK, Role.ADMIN)
+        track_id: str | None = None
+        if role is Role.TRACK:
+            track_id = track_headers(request.headers).track_id
+            annotate(request.scope, track_id=track_id)
+        request_id = request_id_param(request.path_params["request_id"])
+        annotate(request.scope, request_id=request_id)
+        gw.limit(role, track_id or ADMIN_BUDGET)
+        record = await gw.store.reply(request_id)
+        if record is None:
+            reply = Reply.pending(request_id, UNKNOWN_ACTION)
+        elif role is Role.TRACK and record.track_id != track_id:
+            raise NotFoundError("no such request")
+        else:
+            reply = record.to_reply()
+        headers = {} if reply.terminal else {"Retry-After": str(POLL_AFTER_S)}
+        annotate(request.scope, outcome=reply.status.value)
+        return JSONResponse(reply.model_dump(mode="json"), headers=headers)
+
+    @router.get(
+        "/v1/sandboxes/{sandbox_id}",
+        summary="The owning track reads its sandbox",
+        response_model=None,
+        responses={
+            200: {"model": SandboxView, "description": "The sandbox"},
+            **error_responses(400, 401, 403, 404, 429, 503),
+        },
+        openapi_extra={
+            "parameters": [SANDBOX_ID_PARAM, *TRACK_HEADERS],
+            "security": TRACK_SECURITY,
+        },
+    )
+    async def get_sandbox(request: Request) -> JSONResponse:
+        annotate(request.scope, action="get_sandbox")
+        gw.auth.require(request.headers, Role.TRACK)
+        track_id = track_headers(request.headers).track_id
+        annotate(request.scope, track_id=track_id)
+        sandbox_id = sandbox_id_param(request.path_params["sandbox_id"])
+        gw.limit(Role.TRACK, track_id)
+        sandbox = await gw.store.sandbox(sandbox_id)
+        if sandbox is None or sandbox.allocated_to_track != track_id:
+            raise NotFoundError("no such sandbox")
+        return JSONResponse(SandboxView.of(sandbox).model_dump(mode="json"))
+
+    return router
