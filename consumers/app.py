@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
@@ -34,20 +34,13 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import AfterValidator
 
-from consumers.csp.client import CspClient, csp_http_client
-from consumers.csp.errors import CspError
-from consumers.handlers import ROUTED_TYPES, Handlers
+from consumers.handlers import ROUTED_TYPES
 from consumers.metrics import BrokerMetrics
 from consumers.periodic import repeat
 from consumers.queue_metrics import QueueSampler
-from consumers.services.allocation import AllocationService
 from consumers.services.dead_letters import DeadLetterSweeper
-from consumers.services.jobs import JobService, JobSettings
-from consumers.services.replies import ReplyFactory
-from consumers.services.reservoir import CandidateReservoir
-from consumers.stores.clients import client_config, dynamodb_client
-from consumers.stores.pool import PoolStore
-from consumers.stores.replies import ReplyStore
+from consumers.services.wiring import ConsumerServices
+from consumers.stores.clients import client_config
 from consumers.stores.status_index import count_by_status
 from faststream_sqs import SQSBroker, SQSMessage
 from faststream_sqs.message import SQSMessage as SQSMessageClass
@@ -56,7 +49,6 @@ from schemas.messages import DeleteSandboxJob, JobMessage, RequestMessage
 from schemas.settings import ConsumerSettings
 
 if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
 
 log = structlog.get_logger(__name__)
@@ -133,71 +125,6 @@ class ConsumerHooks:
     """
 
     after_request: Callable[[RequestMessage], Awaitable[None]] | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConsumerServices:
-    """What the lifespan builds on the DynamoDB client and the CSP: stores and handlers."""
-
-    ddb: DynamoDBClient
-    pool: PoolStore
-    replies: ReplyStore
-    handlers: Handlers
-
-    @classmethod
-    @asynccontextmanager
-    async def open(
-        cls,
-        settings: ConsumerSettings,
-        *,
-        config: AioConfig,
-        metrics: BrokerMetrics,
-        registry: CollectorRegistry,
-        publish_deletes: Callable[[list[DeleteSandboxJob]], Awaitable[int]],
-    ) -> AsyncIterator[ConsumerServices]:
-        names = settings.names
-        async with AsyncExitStack() as stack:
-            ddb = await stack.enter_async_context(dynamodb_client(settings, config))
-            http = await stack.enter_async_context(csp_http_client(settings))
-            csp = CspClient.from_settings(settings, http=http, registry=registry)
-            replies = ReplyStore(ddb, table=names.replies_table)
-            pool = PoolStore(ddb, table=names.pool_table, replies=replies)
-            reply_factory = ReplyFactory(ttl_s=settings.reply_ttl_s)
-            reservoir = CandidateReservoir(
-                lambda prefix, limit, start: pool.candidate_page(
-                    name_prefix=prefix, limit=limit, start_key=start
-                ),
-                page_size=settings.candidate_page_size,
-            )
-            allocation = AllocationService(
-                pool,
-                reservoir=reservoir,
-                reply_factory=reply_factory,
-                metrics=metrics,
-                lab_duration_s=settings.lab_duration_s,
-            )
-            jobs = JobService(
-                pool,
-                csp=csp,
-                upstream_errors=(CspError,),
-                on_sync=lambda synced, stale: metrics.sync_changed(synced=synced, stale=stale),
-                settings=JobSettings(
-                    expiry_after_s=settings.expiry_after_s,
-                    stale_grace_s=settings.stale_grace_s,
-                    max_deletion_retries=settings.max_deletion_retries,
-                    delete_retry_base_s=settings.delete_retry_base_s,
-                    failed_retry_base_s=settings.deletion_failed_retry_base_s,
-                ),
-            )
-            handlers = Handlers(
-                allocation=allocation,
-                jobs=jobs,
-                replies=replies,
-                factory=reply_factory,
-                metrics=metrics,
-                publish_deletes=publish_deletes,
-            )
-            yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers)
 
 
 class Consumer:

@@ -1,5 +1,7 @@
 """A fake CSP: a real HTTP server with the CSP's two endpoints, state, and fault injection.
 
+(Over 400 lines: a whole fake service — state, HTTP app, runner, CLI — that tests read as one.)
+
 Tests, benchmarks and the embedded stack talk to it over HTTP exactly as the consumer talks
 to the real CSP, so the client's timeouts, retries and breaker are exercised for real.
 

@@ -1,5 +1,8 @@
 """The CSP (cloud service portal) API client: list accounts, delete one.
 
+(Over 400 lines: one client whose four layers, listed below, are read top to bottom;
+decoding its answers is ``decode.py``.)
+
 Every HTTP request goes through, outermost first:
 
 1. the circuit breaker (``breaker.py``): while open, calls fail fast with
@@ -22,8 +25,6 @@ forged ``next`` cannot make us send the token to another host.
 
 from __future__ import annotations
 
-import email.utils
-import math
 import re
 import time
 from collections.abc import Callable
@@ -35,12 +36,13 @@ import stamina
 import structlog
 from aiolimiter import AsyncLimiter
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from consumers.csp.breaker import CircuitBreaker, CircuitOpenError, CircuitState
+from consumers.csp.decode import decode_delete, decode_page, parse_retry_after
 from consumers.csp.errors import CspResponseError, CspUnavailableError
 from consumers.csp.metrics import CspMetrics
-from consumers.csp.models import ACCOUNT_ID_PATTERN, CspAccount, CspAccountPage, DeleteOutcome
+from consumers.csp.models import ACCOUNT_ID_PATTERN, CspAccount, DeleteOutcome
 from schemas.settings import ConsumerSettings
 
 T = TypeVar("T")
@@ -197,9 +199,7 @@ class CspClient:
         if not _ACCOUNT_ID_RE.fullmatch(account_id):
             raise ValueError(f"not a CSP account id: {account_id[:64]!r}")
         url = httpx.URL(f"{self._base}/sandbox/accounts/{account_id}")
-        return await self._call(
-            DELETE_ACCOUNT, "DELETE", url, _decode_delete, sandbox_id=account_id
-        )
+        return await self._call(DELETE_ACCOUNT, "DELETE", url, decode_delete, sandbox_id=account_id)
 
     async def _list_once(self) -> list[CspAccount] | None:
         """One pass over the pages; None when the total changed midway (start over)."""
@@ -213,7 +213,7 @@ class CspClient:
             if str(url) in seen or len(seen) >= MAX_PAGES:
                 raise CspResponseError("list_accounts: the pagination links never end")
             seen.add(str(url))
-            page = await self._call(LIST_ACCOUNTS, "GET", url, _decode_page)
+            page = await self._call(LIST_ACCOUNTS, "GET", url, decode_page)
             if len(seen) == 1:
                 first_count = page.count
             elif page.count != first_count:
@@ -405,69 +405,6 @@ class CspClient:
             attempt=attempt,
             **_sandbox(sandbox_id),
         )
-
-
-# -- decoding (no body text ever reaches an error message) -------------------------------------
-
-
-def _decode_page(response: httpx.Response) -> CspAccountPage:
-    # Errors are raised outside the ``except`` blocks: a chained ValidationError would keep
-    # the body (and whatever it echoes) alive on ``__context__``.
-    status = response.status_code
-    if status != 200:
-        hint = " (the CSP rejected the token)" if status in (401, 403) else ""
-        raise CspResponseError(f"list_accounts: HTTP {status}{hint}", status_code=status)
-    problem: str
-    try:
-        body = response.json()
-    except ValueError:
-        problem = "the body is not JSON"
-    else:
-        try:
-            return CspAccountPage.model_validate(body)
-        except ValidationError as exc:
-            problem = _summarise(exc)
-    raise CspResponseError(f"list_accounts: {problem}", status_code=status)
-
-
-def _decode_delete(response: httpx.Response) -> DeleteOutcome:
-    status = response.status_code
-    if response.is_success:
-        return DeleteOutcome.DELETED
-    if status == 404:
-        return DeleteOutcome.ALREADY_GONE
-    hint = " (the CSP rejected the token)" if status in (401, 403) else ""
-    raise CspResponseError(f"delete_account: HTTP {status}{hint}", status_code=status)
-
-
-def _summarise(exc: ValidationError) -> str:
-    """Where the body is wrong, without quoting it (pydantic's message includes the input)."""
-    errors = exc.errors(include_input=False, include_url=False, include_context=False)
-    where = ", ".join(
-        "{} ({})".format(".".join(str(p) for p in e["loc"]) or "body", e["type"])
-        for e in errors[:3]
-    )
-    more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
-    return f"malformed body: {where}{more}"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent
-    or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
 
 
 def _sandbox(sandbox_id: str | None) -> dict[str, str]:

@@ -1,5 +1,8 @@
 """The sandbox pool table: candidates, claims and releases, all conditional.
 
+(Over 400 lines: every conditional write on the pool table, so that the conditions that
+keep a sandbox single can be read side by side.)
+
 Every state change is a conditional write. A claim is one ``TransactWriteItems`` that moves
 the sandbox to ``allocated``, creates the track's pointer item (``TRACK#<id>``/``CURRENT``:
 at most one per track, read strongly consistent for idempotency) and writes the reply row,

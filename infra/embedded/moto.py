@@ -1,5 +1,8 @@
 """The embedded AWS: moto in server mode on loopback, with patches that make it honest and fast.
 
+(Over 400 lines: every patch of moto 5.2.5's internals in one file, so an upgrade of the
+exact pin reviews one place.)
+
 1. DynamoDB requests are serialised by one lock. moto's threaded server is not thread-safe
    for DynamoDB: two concurrent conditional ``TransactWriteItems`` on one item can both
    succeed (real DynamoDB never lets that happen) or fail with a 500 ("dictionary changed

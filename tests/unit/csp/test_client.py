@@ -24,7 +24,7 @@ from consumers.csp import (
     RetryPolicy,
     rate_limiter,
 )
-from consumers.csp.client import parse_retry_after
+from consumers.csp.decode import parse_retry_after
 from schemas.settings import ConsumerSettings
 from tests.unit.csp.conftest import (
     ACCOUNTS_URL,
