@@ -5,8 +5,11 @@
     python3 dev.py test [ARGS...]   # lint, type-check and the test suite (what CI runs)
     python3 dev.py bench [NAME]     # benchmarks in tests/bench (figures, never a gate)
     python3 dev.py sb [ARGS...]     # any other `sandbox-broker` command
+    python3 dev.py lock [--upgrade] # regenerate requirements/*.txt (uv, in a throw-away venv)
 
 Only the standard library is used here: this file is what runs before anything is installed.
+The .venv is installed from the hashed lock requirements/dev.txt (dev tools, the embedded
+moto and the runtime pins of requirements/runtime.txt, which the image installs alone).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -24,14 +28,22 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
+DEV_LOCK = ROOT / "requirements" / "dev.txt"
+#: uv pip compile options shared by both locks: one lock for every platform, hashes, 3.11+.
+LOCK_OPTIONS = ["--universal", "--generate-hashes", "--python-version", "3.11", "--quiet"]
 
 
 def _wanted_stamp() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", DEV_LOCK):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def ensure_venv() -> None:
-    """Create .venv and install the project (editable, with dev extras) when pyproject changed."""
+    """Create .venv and install the locked dependencies, then the project (editable, no
+    dependencies of its own), whenever pyproject.toml or the lock changed."""
     if sys.version_info < (3, 11):
         sys.exit(f"Python 3.11+ is needed, this is {sys.version.split()[0]}")
     if not PY.exists():
@@ -43,7 +55,8 @@ def ensure_venv() -> None:
     print("dev.py: installing dependencies into .venv", file=sys.stderr, flush=True)
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+    subprocess.run([*pip, "install", "--require-hashes", "-r", str(DEV_LOCK)], check=True, cwd=ROOT)
+    subprocess.run([*pip, "install", "--no-deps", "-e", str(ROOT)], check=True, cwd=ROOT)
     STAMP.write_text(wanted)
 
 
@@ -89,11 +102,47 @@ def test(args: list[str]) -> int:
     return rc
 
 
+def lock(args: list[str]) -> int:
+    """Regenerate both locks from pyproject.toml with uv, installed into a temporary venv
+    (uv is a tool for this command only, never a requirement of the others). Existing pins
+    are kept unless ``--upgrade`` is given; the dev lock is constrained by the runtime one,
+    so the packages they share have the same versions."""
+    with tempfile.TemporaryDirectory(prefix="sandbox-broker-lock-") as tmp:
+        venv.EnvBuilder(with_pip=True).create(tmp)
+        tool_bin = Path(tmp) / ("Scripts" if os.name == "nt" else "bin")
+        pip = [str(tool_bin / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "install", "uv"], check=True)
+        uv = [str(tool_bin / "uv"), "pip", "compile", "pyproject.toml", *LOCK_OPTIONS, *args]
+        uv += ["--custom-compile-command", "python3 dev.py lock"]
+        env = {**os.environ, "UV_NO_CONFIG": "1"}
+        steps = [
+            [*uv, "-o", str(RUNTIME_LOCK.relative_to(ROOT))],
+            [
+                *uv,
+                "--extra",
+                "dev",
+                "--extra",
+                "embedded",
+                "-c",
+                str(RUNTIME_LOCK.relative_to(ROOT)),
+                "-o",
+                str(DEV_LOCK.relative_to(ROOT)),
+            ],
+        ]
+        for step in steps:
+            if (rc := subprocess.run(step, cwd=ROOT, env=env).returncode) != 0:
+                return rc
+    print("dev.py: wrote requirements/runtime.txt and requirements/dev.txt", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
+    if command == "lock":
+        return lock(rest)
     ensure_venv()
     if command == "up":
         return run(str(BIN / "sandbox-broker"), "up", *rest)

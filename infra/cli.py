@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import signal
 import sys
@@ -20,7 +21,7 @@ from infra.fake_csp import fake_csp_app
 from infra.logging import configure_logging
 from infra.provision import provision
 from producers.cli import gateway_app, track_app
-from producers.exits import ExitCode
+from producers.exits import ExitCode, fail
 from producers.loadgen.cli import loadgen_app
 from producers.ops.cli import dlq_app, jobs_app, pool_app, status
 from schemas.settings import CommonSettings
@@ -117,9 +118,16 @@ def up_cmd(
     tokens (BROKER_TRACK_TOKEN / BROKER_ADMIN_TOKEN, generated when unset) and a ready curl.
     Ctrl-C drains in-flight work and stops.
     """
+    settings = load_settings(CommonSettings)
+    if not (aws or settings.aws_endpoint_url) and importlib.util.find_spec("moto") is None:
+        fail(
+            "the embedded AWS needs moto, an extra of this package: "
+            "pip install 'sandbox-broker[embedded]' (python3 dev.py up installs it), "
+            "or set AWS_ENDPOINT_URL / pass --aws",
+            ExitCode.USAGE,
+        )
     from infra.embedded.stack import StackOptions, run_stack
 
-    load_settings(CommonSettings)
     configure_logging("console", "WARNING")
     raise typer.Exit(
         run_stack(
