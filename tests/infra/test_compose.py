@@ -161,7 +161,7 @@ def test_the_image_is_python_slim_installed_with_pip_and_runs_as_non_root() -> N
     text = DOCKERFILE.read_text()
     stages = re.findall(r"^FROM (\S+)", text, flags=re.M)
     assert stages and all(s == "python:3.11-slim" for s in stages)
-    assert re.search(r"^RUN .*pip install \.$", text, flags=re.M)
+    assert re.search(r"^RUN .*pip install --no-deps \.$", text, flags=re.M)
     users = re.findall(r"^USER (\S+)$", text, flags=re.M)
     assert users and users[-1] not in {"root", "0"}
     cmd = re.findall(r"^CMD (.+)$", text, flags=re.M)
@@ -199,3 +199,36 @@ def test_every_command_the_deployments_run_exists_in_the_cli(services: dict[str,
         for arg in args:
             if arg.startswith("--"):
                 assert arg in options, (argv, arg)
+
+
+RUNTIME_LOCK = REPO / "requirements" / "runtime.txt"
+#: What the embedded stack and the tests need and the production image must not carry.
+NOT_IN_THE_IMAGE = ("moto", "flask", "werkzeug", "docker", "cfn-lint", "pytest", "hypothesis")
+
+
+def _locked(lock: Path) -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", lock.read_text(), flags=re.M)
+    return {name.lower().replace("_", "-"): version for name, version in pins}
+
+
+def test_the_image_installs_only_from_the_runtime_lock_with_hashes() -> None:
+    text = DOCKERFILE.read_text()
+    installs = re.findall(r"^RUN .*pip install (.+)$", text, flags=re.M)
+    assert installs == ["--require-hashes -r requirements/runtime.txt", "--no-deps ."]
+    copied = re.findall(r"^COPY (\S+) ", text, flags=re.M)
+    assert "requirements/runtime.txt" in copied
+    assert "requirements/dev.txt" not in text
+
+
+def test_the_runtime_lock_has_no_embedded_or_dev_package_and_every_pin_is_hashed() -> None:
+    locked = _locked(RUNTIME_LOCK)
+    assert {"aiobotocore", "boto3", "faststream", "fastapi", "pydantic"} <= set(locked)
+    assert not set(NOT_IN_THE_IMAGE) & set(locked)
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", RUNTIME_LOCK.read_text())
+    assert all("--hash=sha256:" in b for b in blocks if re.match(r"[A-Za-z0-9_.-]+==", b))
+
+
+def test_the_dev_lock_pins_the_runtime_packages_at_the_same_versions() -> None:
+    runtime, dev = _locked(RUNTIME_LOCK), _locked(REPO / "requirements" / "dev.txt")
+    assert {name: dev.get(name) for name in runtime} == runtime
+    assert dev["moto"] == "5.2.5"
