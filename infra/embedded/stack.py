@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-import uvicorn
 from rich.console import Console
 
 from consumers.stores.clients import aws_clients
@@ -39,6 +38,7 @@ from infra.provision import provision
 from producers.enqueue import send
 from producers.gateway.app import create_app as create_gateway
 from producers.gateway.server import CLIENT_CONFIG as GATEWAY_CLIENT_CONFIG
+from producers.gateway.server import uvicorn_config
 from producers.scheduler import Scheduler, schedules
 from schemas.items import reply_from_item
 from schemas.messages import SyncJob
@@ -149,13 +149,10 @@ class Stack:
                     aws_clients(gateway_settings, GATEWAY_CLIENT_CONFIG)
                 )
                 gateway = QuietSignalServer(
-                    uvicorn.Config(
+                    uvicorn_config(
                         create_gateway(gateway_settings, sqs=gateway_aws.sqs, ddb=gateway_aws.ddb),
                         host=self.options.host,
                         port=self.options.port,
-                        log_config=None,  # this process configured logging
-                        access_log=False,  # the gateway logs one line per request itself
-                        lifespan="off",
                         # keep-alive pollers must not hold a drain open
                         timeout_graceful_shutdown=5,
                     )

@@ -5,13 +5,16 @@ auth (401/403) → headers and path ids (400) → rate limit (429, so a 401 or a
 never spends a track's budget) → body (413/400) → one SQS or DynamoDB call (503 on
 failure). The gateway never claims anything: consumers do, and write the reply it reads.
 
-Routes: ``routes/track.py``, ``routes/admin.py``, ``routes/health.py``; what they share:
-``gateway.py``.
+Routes: ``routes/track.py``, ``routes/admin.py``, ``routes/health.py``, and
+``routes/code.py`` (the reads that run in the read Lambda on AWS); what they share:
+``gateway.py``. ``create_code_app`` is the read Lambda's app: the same middleware, error
+handlers and code routes, nothing else.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -20,13 +23,14 @@ from starlette.middleware import Middleware
 from producers.gateway.auth import Authenticator
 from producers.gateway.cursor import CursorCodec
 from producers.gateway.errors import install_error_handlers
-from producers.gateway.gateway import Gateway
+from producers.gateway.gateway import Gateway, Reads
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.middleware import GatewayMiddleware
 from producers.gateway.openapi import build_openapi
 from producers.gateway.queues import Enqueuer
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes.admin import admin_routes
+from producers.gateway.routes.code import code_routes
 from producers.gateway.routes.health import health_routes
 from producers.gateway.routes.track import track_routes
 from producers.gateway.store import GatewayStore
@@ -44,13 +48,10 @@ def _cursor_codec(settings: GatewaySettings) -> CursorCodec:
     return CursorCodec(secrets.token_bytes(32))
 
 
-def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient) -> FastAPI:
-    """The gateway app on ready aiobotocore clients (the caller owns and closes them)."""
-    metrics = GatewayMetrics()
+def _reads(settings: GatewaySettings, *, ddb: DynamoDBClient, metrics: GatewayMetrics) -> Reads:
     names = settings.names
-    gw = Gateway(
+    return Reads(
         settings=settings,
-        sqs=sqs,
         ddb=ddb,
         auth=Authenticator(track_token=settings.track_token, admin_token=settings.admin_token),
         track_limiter=RateLimiter(
@@ -59,25 +60,60 @@ def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient
         admin_limiter=RateLimiter(
             per_min=settings.admin_rate_limit_per_min, burst=settings.admin_rate_limit_burst
         ),
-        enqueuer=Enqueuer(sqs, metrics=metrics),
         store=GatewayStore(ddb, pool_table=names.pool_table, replies_table=names.replies_table),
         cursors=_cursor_codec(settings),
         metrics=metrics,
     )
+
+
+def _app(settings: GatewaySettings, metrics: GatewayMetrics, *, title: str, docs: bool) -> FastAPI:
+    """The FastAPI app both hosts share: middleware (security headers, CORS, the request's
+    log line and metrics, the last-resort 500) and the contract's error answers."""
     app = FastAPI(
-        title="Sandbox Broker gateway",
+        title=title,
         version="1",
-        docs_url="/docs",
+        docs_url="/docs" if docs else None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url="/openapi.json" if docs else None,
         middleware=[
-            Middleware(GatewayMiddleware, metrics=metrics, cors_origins=settings.cors_origins)
+            Middleware(
+                GatewayMiddleware,
+                metrics=metrics,
+                cors_origins=settings.cors_origins,
+                max_header_bytes=settings.max_header_bytes,
+            )
         ],
     )
     install_error_handlers(app)
+    return app
+
+
+def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient) -> FastAPI:
+    """The gateway app on ready aiobotocore clients (the caller owns and closes them)."""
+    metrics = GatewayMetrics()
+    reads = _reads(settings, ddb=ddb, metrics=metrics)
+    gw = Gateway(**vars(reads), sqs=sqs, enqueuer=Enqueuer(sqs, metrics=metrics))
+    app = _app(settings, metrics, title="Sandbox Broker gateway", docs=True)
     app.include_router(track_routes(gw))
+    app.include_router(code_routes(gw))
     app.include_router(admin_routes(gw))
     app.include_router(health_routes(gw))
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.state.gateway = gw
+    return app
+
+
+def create_code_app(settings: GatewaySettings, *, ddb: DynamoDBClient) -> FastAPI:
+    """The read Lambda's app: ``code_routes`` alone, on a DynamoDB client the caller owns.
+
+    No rate limiter: API Gateway (WAF rules, usage plans, stage throttling) counts every
+    call before it reaches the Lambda. No docs routes: API Gateway does not route them here.
+    """
+    metrics = GatewayMetrics()
+    reads = replace(
+        _reads(settings, ddb=ddb, metrics=metrics), track_limiter=None, admin_limiter=None
+    )
+    app = _app(settings, metrics, title="Sandbox Broker read Lambda", docs=False)
+    app.include_router(code_routes(reads))
+    app.state.gateway = reads
     return app

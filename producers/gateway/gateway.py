@@ -1,4 +1,8 @@
-"""What every gateway route shares: settings, clients, auth, limits, the enqueue answer."""
+"""What every gateway route shares: settings, clients, auth, limits, the enqueue answer.
+
+``Reads`` is what the code routes need (``routes/code.py``: auth, limits, the table reads,
+the cursor codec); the read Lambda builds only that. ``Gateway`` adds the queue side.
+"""
 
 from __future__ import annotations
 
@@ -36,26 +40,39 @@ def new_request_id() -> str:
 
 
 @dataclass(frozen=True)
-class Gateway:
-    """Everything a route needs, built once per app."""
+class Reads:
+    """What a read route needs, built once per app (the gateway's, or the read Lambda's).
+
+    A limiter of None counts nothing: the read Lambda runs behind API Gateway, whose WAF
+    rules and usage plans have counted the call before it is invoked (a bucket per Lambda
+    instance would be a different budget on every instance).
+    """
 
     settings: GatewaySettings
-    sqs: SQSClient
     ddb: DynamoDBClient
     auth: Authenticator
-    track_limiter: RateLimiter
-    admin_limiter: RateLimiter
-    enqueuer: Enqueuer
+    track_limiter: RateLimiter | None
+    admin_limiter: RateLimiter | None
     store: GatewayStore
     cursors: CursorCodec
     metrics: GatewayMetrics
 
     def limit(self, role: Role, key: str) -> None:
         limiter = self.admin_limiter if role is Role.ADMIN else self.track_limiter
+        if limiter is None:
+            return
         wait = limiter.acquire(ADMIN_BUDGET if role is Role.ADMIN else key)
         if wait is not None:
             self.metrics.rate_limited.labels(scope=role.value).inc()
             raise RateLimitedError("rate limit exceeded", retry_after=wait)
+
+
+@dataclass(frozen=True)
+class Gateway(Reads):
+    """Everything a route of the local gateway needs: the reads plus the queue side."""
+
+    sqs: SQSClient
+    enqueuer: Enqueuer
 
     async def enqueue(self, message: AnyMessage, *, queue: str, group_id: str) -> JSONResponse:
         await self.enqueuer.send(message, queue=queue, group_id=group_id)

@@ -8,6 +8,11 @@ security headers, and never escapes to the server.
 
 CORS is handled here rather than by Starlette's ``CORSMiddleware`` because that one answers
 a refused preflight ``400 text/plain``, outside the contract's error body.
+
+Header blocks over ``max_header_bytes`` (10 KiB, API Gateway's quota on "the request line
+and header values") are refused first, before auth or routing, as API Gateway refuses them:
+400 ``INVALID_REQUEST`` in the contract's body. The server's own limit must sit above this
+one, or callers would see the server's bare answer instead (``server.uvicorn_config``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from producers.gateway.errors import error_response
 from producers.gateway.metrics import UNMATCHED, GatewayMetrics
 from producers.gateway.validation import ALLOWED_REQUEST_HEADERS
 from schemas.errors import ErrorCode
+from schemas.settings import API_GATEWAY_MAX_HEADER_BYTES
 
 log = structlog.get_logger("producers.gateway")
 
@@ -45,16 +51,37 @@ QUIET_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 INTERNAL: Final = "INTERNAL"
 
 
+def header_block_bytes(scope: Scope) -> int:
+    """What API Gateway counts against its 10 KiB quota: the request line and header values.
+
+    ``METHOD SP path[?query] SP HTTP/x.y`` plus every header value as sent (names and
+    separators are not counted: the quota names values). Several copies of a header each count.
+    """
+    target = len(scope.get("raw_path") or scope["path"].encode())
+    if scope.get("query_string"):
+        target += 1 + len(scope["query_string"])
+    line = (
+        len(scope["method"]) + 1 + target + 1 + len("HTTP/") + len(scope.get("http_version", "1.1"))
+    )
+    return line + sum(len(value) for _, value in scope["headers"])
+
+
 def internal_error() -> JSONResponse:
     return JSONResponse({"error": {"code": INTERNAL, "message": "internal error"}}, status_code=500)
 
 
 class GatewayMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: GatewayMetrics, cors_origins: Sequence[str]
+        self,
+        app: ASGIApp,
+        *,
+        metrics: GatewayMetrics,
+        cors_origins: Sequence[str],
+        max_header_bytes: int = API_GATEWAY_MAX_HEADER_BYTES,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.max_header_bytes = max_header_bytes
         self.any_origin = "*" in cors_origins
         self.origins = frozenset(o.rstrip("/") for o in cors_origins if o != "*")
         self.allowed_headers = frozenset(h.lower() for h in ALLOWED_REQUEST_HEADERS)
@@ -91,7 +118,15 @@ class GatewayMiddleware:
             await send(message)
 
         try:
-            if (
+            if header_block_bytes(scope) > self.max_header_bytes:
+                annotate(scope, action="refused", outcome="headers_too_large")
+                refusal = error_response(
+                    400,
+                    ErrorCode.INVALID_REQUEST,
+                    f"the request line and headers may be at most {self.max_header_bytes} bytes",
+                )
+                await refusal(scope, receive, send_wrapped)
+            elif (
                 scope["method"] == "OPTIONS"
                 and origin
                 and ("access-control-request-method" in request_headers)

@@ -7,7 +7,7 @@ connect, before uvicorn is even scheduled: connections wait in the listen backlo
 from __future__ import annotations
 
 import socket
-from typing import Final
+from typing import Any, Final
 
 import structlog
 import uvicorn
@@ -29,6 +29,10 @@ CLIENT_CONFIG: Final[AioConfig] = client_config(
     # every request is one AWS call: botocore's default pool of 10 would queue a burst
     max_pool_connections=128,
 )
+#: uvicorn's h11 refuses a request head over this many bytes with its own bare answer; it
+#: sits well above ``max_header_bytes`` so that the gateway's contract answer (400
+#: INVALID_REQUEST) is what a caller sees for any header block API Gateway would refuse.
+SERVER_MAX_HEAD_BYTES: Final = 256 * 1024
 #: In-flight requests get this long to finish on SIGINT/SIGTERM.
 GRACEFUL_SHUTDOWN_S: Final = 10
 BACKLOG: Final = 2048
@@ -46,17 +50,7 @@ class GatewayServer:
         bound_port = self._sock.getsockname()[1]
         shown = f"[{host}]" if family == socket.AF_INET6 else host
         self.url = f"http://{shown}:{bound_port}"
-        config = uvicorn.Config(
-            app,
-            log_config=None,  # the process configured logging; uvicorn must not replace it
-            access_log=False,  # the gateway writes its own line per request
-            server_header=False,
-            proxy_headers=True,  # X-Forwarded-Proto from a trusted proxy → HSTS over https
-            lifespan="off",
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-            backlog=BACKLOG,
-        )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(uvicorn_config(app))
 
     async def serve(self) -> None:
         try:
@@ -66,6 +60,23 @@ class GatewayServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
+
+
+def uvicorn_config(app: FastAPI, **overrides: Any) -> uvicorn.Config:
+    """How the gateway is served, here and in the embedded stack (``overrides`` for its
+    host, port and drain time)."""
+    options: dict[str, Any] = {
+        "log_config": None,  # the process configured logging; uvicorn must not replace it
+        "access_log": False,  # the gateway writes its own line per request
+        "server_header": False,
+        "proxy_headers": True,  # X-Forwarded-Proto from a trusted proxy → HSTS over https
+        "lifespan": "off",
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "backlog": BACKLOG,
+        "h11_max_incomplete_event_size": SERVER_MAX_HEAD_BYTES,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
 
 
 async def serve_gateway(settings: GatewaySettings, *, host: str, port: int) -> None:

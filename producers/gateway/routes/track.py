@@ -1,4 +1,4 @@
-"""Track routes: allocate, mark-for-deletion, read a reply, read the track's sandbox."""
+"""Track routes: allocate, mark-for-deletion, read a reply (the sandbox read is in ``code.py``)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from producers.gateway.validation import (
     track_headers,
 )
 from schemas.messages import AllocateMessage, ReleaseMessage
-from schemas.pool import SandboxView
 from schemas.replies import Reply
 
 
@@ -147,30 +146,5 @@ def track_routes(gw: Gateway) -> APIRouter:
         headers = {} if reply.terminal else {"Retry-After": str(POLL_AFTER_S)}
         annotate(request.scope, outcome=reply.status.value)
         return JSONResponse(reply.model_dump(mode="json"), headers=headers)
-
-    @router.get(
-        "/v1/sandboxes/{sandbox_id}",
-        summary="The owning track reads its sandbox",
-        response_model=None,
-        responses={
-            200: {"model": SandboxView, "description": "The sandbox"},
-            **error_responses(400, 401, 403, 404, 429, 503),
-        },
-        openapi_extra={
-            "parameters": [SANDBOX_ID_PARAM, *TRACK_HEADERS],
-            "security": TRACK_SECURITY,
-        },
-    )
-    async def get_sandbox(request: Request) -> JSONResponse:
-        annotate(request.scope, action="get_sandbox")
-        gw.auth.require(request.headers, Role.TRACK)
-        track_id = track_headers(request.headers).track_id
-        annotate(request.scope, track_id=track_id)
-        sandbox_id = sandbox_id_param(request.path_params["sandbox_id"])
-        gw.limit(Role.TRACK, track_id)
-        sandbox = await gw.store.sandbox(sandbox_id)
-        if sandbox is None or sandbox.allocated_to_track != track_id:
-            raise NotFoundError("no such sandbox")
-        return JSONResponse(SandboxView.of(sandbox).model_dump(mode="json"))
 
     return router

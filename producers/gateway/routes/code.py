@@ -1,0 +1,144 @@
+"""Routes that need code on AWS: one implementation, two hosts.
+
+Most routes are one SQS or DynamoDB call that API Gateway makes itself through a mapping
+template (``infra/apigw/*.vtl``). The routes here read several items, page with a signed
+cursor or check ownership in code, so on AWS they run in the read Lambda
+(``infra/read_lambda/``), which serves exactly this router through Mangum; the local
+gateway includes the same router next to the others.
+
+**A route joins the Lambda by being registered here** (and only here): the Lambda app is
+built from ``code_routes`` alone, ``tests/infra/test_read_lambda_terraform.py`` checks that
+API Gateway proxies exactly these paths to the Lambda, and the parity tests run each one
+on both hosts. A route registered here may use only ``Reads`` (auth, limits, the table
+reads, the cursor codec): the Lambda has no queue client.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from producers.gateway.auth import Role
+from producers.gateway.context import annotate
+from producers.gateway.cursor import Cursor, CursorError
+from producers.gateway.errors import BadRequestError, NotFoundError
+from producers.gateway.gateway import ADMIN_BUDGET, Reads
+from producers.gateway.openapi import (
+    ADMIN_SECURITY,
+    PAGE_PARAMS,
+    SANDBOX_ID_PARAM,
+    TRACK_HEADERS,
+    TRACK_SECURITY,
+    error_responses,
+)
+from producers.gateway.validation import (
+    STATUS_ORDER,
+    page_params,
+    sandbox_id_param,
+    track_headers,
+)
+from schemas.pool import AdminSandboxView, PoolStats, SandboxPage, SandboxView
+
+
+def code_routes(gw: Reads) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/v1/sandboxes/{sandbox_id}",
+        tags=["track"],
+        summary="The owning track reads its sandbox",
+        response_model=None,
+        responses={
+            200: {"model": SandboxView, "description": "The sandbox"},
+            **error_responses(400, 401, 403, 404, 429, 503),
+        },
+        openapi_extra={
+            "parameters": [SANDBOX_ID_PARAM, *TRACK_HEADERS],
+            "security": TRACK_SECURITY,
+        },
+    )
+    async def get_sandbox(request: Request) -> JSONResponse:
+        annotate(request.scope, action="get_sandbox")
+        gw.auth.require(request.headers, Role.TRACK)
+        track_id = track_headers(request.headers).track_id
+        annotate(request.scope, track_id=track_id)
+        sandbox_id = sandbox_id_param(request.path_params["sandbox_id"])
+        gw.limit(Role.TRACK, track_id)
+        sandbox = await gw.store.sandbox(sandbox_id)
+        if sandbox is None or sandbox.allocated_to_track != track_id:
+            raise NotFoundError("no such sandbox")
+        return JSONResponse(SandboxView.of(sandbox).model_dump(mode="json"))
+
+    @router.get(
+        "/v1/admin/stats",
+        tags=["admin"],
+        summary="Pool counts by status (one Query COUNT per status on StatusIndex)",
+        response_model=None,
+        responses={
+            200: {"model": PoolStats, "description": "Counts"},
+            **error_responses(401, 403, 429, 503),
+        },
+        openapi_extra={"security": ADMIN_SECURITY},
+    )
+    async def stats(request: Request) -> JSONResponse:
+        annotate(request.scope, action="stats")
+        gw.auth.require(request.headers, Role.ADMIN)
+        gw.limit(Role.ADMIN, ADMIN_BUDGET)
+        body = PoolStats.of_counts(await gw.store.counts())
+        return JSONResponse(body.model_dump(mode="json"))
+
+    @router.get(
+        "/v1/admin/sandboxes",
+        tags=["admin"],
+        summary="Page through the pool (StatusIndex Queries, never a Scan)",
+        description=(
+            "Without `status` the listing walks every status in a fixed order. `next_cursor` "
+            "is null on the last page; a cursor is only valid with the same `status`."
+        ),
+        response_model=None,
+        responses={
+            200: {"model": SandboxPage, "description": "One page"},
+            **error_responses(400, 401, 403, 429, 503),
+        },
+        openapi_extra={"parameters": PAGE_PARAMS, "security": ADMIN_SECURITY},
+    )
+    async def list_sandboxes(request: Request) -> JSONResponse:
+        annotate(request.scope, action="list_sandboxes")
+        gw.auth.require(request.headers, Role.ADMIN)
+        params = page_params(request.query_params)
+        gw.limit(Role.ADMIN, ADMIN_BUDGET)
+        statuses = (params.status,) if params.status else STATUS_ORDER
+        status_filter = params.status.value if params.status else None
+        cursor = Cursor(status_filter, 0, None)
+        if params.cursor is not None:
+            try:
+                cursor = gw.cursors.decode(
+                    params.cursor, status_filter=status_filter, positions=len(statuses)
+                )
+            except CursorError as exc:
+                raise BadRequestError(f"invalid cursor: {exc}") from None
+        position, start_key = cursor.position, cursor.start_key
+        items: list[AdminSandboxView] = []
+        next_cursor: str | None = None
+        while True:
+            remaining = params.limit - len(items)
+            page, last_key = await gw.store.page(
+                statuses[position], limit=remaining, start_key=start_key
+            )
+            items.extend(AdminSandboxView.of(s) for s in page)
+            if last_key is not None:  # this status has more (or a 1 MB page ended early)
+                if len(items) >= params.limit:
+                    next_cursor = gw.cursors.encode(Cursor(status_filter, position, last_key))
+                    break
+                start_key = last_key
+                continue
+            position, start_key = position + 1, None
+            if position == len(statuses):
+                break
+            if len(items) >= params.limit:
+                next_cursor = gw.cursors.encode(Cursor(status_filter, position, None))
+                break
+        body = SandboxPage(items=items, next_cursor=next_cursor)
+        return JSONResponse(body.model_dump(mode="json"))
+
+    return router
