@@ -227,3 +227,23 @@ class SchedulerSettings(CommonSettings):
     cleanup_interval_s: int = Field(300, ge=1)
     expire_interval_s: int = Field(300, ge=1)
     delete_stale_interval_s: int = Field(86_400, ge=1)
+
+
+class ReadLambdaSettings(CommonSettings):
+    """The read Lambda on AWS (``infra/read_lambda``): the gateway's code routes behind API
+    Gateway. Its tokens live in Secrets Manager; the environment names only their ARNs."""
+
+    track_token_secret_arn: str = Field(min_length=1)
+    admin_token_secret_arn: str = Field(min_length=1)
+    token_cache_ttl_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="seconds the tokens read from Secrets Manager are trusted (the authorizer TTL)",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return GatewaySettings._split_origins(value)

@@ -114,7 +114,8 @@ async def empty_body(request: Request, *, max_bytes: int) -> None:
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
             raise BadRequestError("Content-Length is not a number")
-        if int(declared) > max_bytes:
+        # A length longer than max_bytes has more digits: no int() of a 5,000-digit text.
+        if len(declared.lstrip("0")) > len(str(max_bytes)) or int(declared) > max_bytes:
             raise PayloadTooLargeError(f"the body may be at most {max_bytes} bytes")
     body = bytearray()
     async for chunk in request.stream():
@@ -154,7 +155,9 @@ def page_params(query: QueryParams) -> PageParams:
     raw_limit = query.get("limit")
     limit = PAGE_LIMIT_DEFAULT
     if raw_limit is not None:
-        if not (raw_limit.isascii() and raw_limit.isdigit()) or not (
+        # At most 3 digits before int(): a 5,000-digit number would exceed Python's
+        # integer-string conversion limit (a ValueError, answered 500) or cost CPU.
+        if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not (
             1 <= int(raw_limit) <= PAGE_LIMIT_MAX
         ):
             raise BadRequestError(f"limit must be an integer from 1 to {PAGE_LIMIT_MAX}")

@@ -21,6 +21,7 @@ ENTRY_MODULES = (
     "producers.ops.cli",
     "producers.track_client",
     "infra.authorizer.handler",
+    "infra.read_lambda.handler",
     "infra.cli",
     "infra.provision",
     "infra.fake_csp",
@@ -68,3 +69,16 @@ def test_up_without_moto_says_in_one_line_how_to_install_it() -> None:
     assert len(lines) == 1, lines
     assert "pip install 'sandbox-broker[embedded]'" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_only_the_read_lambda_imports_mangum() -> None:
+    """Mangum is the Lambda's adapter: no process of the image loads it."""
+    others = tuple(m for m in ENTRY_MODULES if not m.startswith("infra.read_lambda"))
+    result = _python(
+        "import importlib\n"
+        f"for name in {others!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('mangum' in sys.modules)\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "False"

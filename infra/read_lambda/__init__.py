@@ -1,0 +1,1 @@
+"""The read Lambda: the gateway's code routes on AWS (see ``handler``)."""

@@ -1,0 +1,259 @@
+"""The read Lambda and the local gateway give the same answers: one implementation, two hosts.
+
+Each case goes to the local gateway (over https, as API Gateway is reached) and, as an API
+Gateway REST proxy event, to the Lambda handler in process; both read the same tables on
+the real moto server, and the Lambda its tokens from Secrets Manager there. Status,
+headers and body must be equal, byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.errors import ErrorCode
+from schemas.pool import SandboxStatus
+from tests.integration.gateway.helpers import ADMIN, TRACK, GatewayEnv, make_sandbox
+from tests.integration.read_lambda.conftest import Invoke, ProxyEvent
+
+pytestmark = pytest.mark.integration
+
+OWNER = "owner-1"
+OTHER = "other-1"
+ORIGIN = "https://lab.example"
+
+
+def bearer(token: str) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {token}")
+
+
+def as_track(track_id: str = OWNER, *more: tuple[str, str]) -> list[tuple[str, str]]:
+    return [bearer(TRACK), ("X-Instruqt-Sandbox-ID", track_id), *more]
+
+
+def as_admin(*more: tuple[str, str]) -> list[tuple[str, str]]:
+    return [bearer(ADMIN), *more]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    query: list[tuple[str, str]] = field(default_factory=list)
+    method: str = "GET"
+    body: str | None = None
+    status: int = 200
+
+
+#: Sandboxes in the pool: three allocated (one to OWNER), seven available.
+POOL = [
+    make_sandbox(1, SandboxStatus.ALLOCATED, track=OWNER),
+    make_sandbox(2, SandboxStatus.ALLOCATED, track=OTHER),
+    make_sandbox(3, SandboxStatus.ALLOCATED, track="third-1"),
+    *(make_sandbox(n) for n in range(4, 11)),
+]
+OWNED = "/v1/sandboxes/sbx-00001"
+
+CASES = [
+    # auth
+    Case("no token, track route", OWNED, [("X-Instruqt-Sandbox-ID", OWNER)], status=401),
+    Case("no token, admin route", "/v1/admin/stats", status=401),
+    Case("wrong token", "/v1/admin/stats", [bearer("not-a-token-" + "x" * 20)], status=401),
+    Case("basic scheme", "/v1/admin/stats", [("Authorization", f"Basic {ADMIN}")], status=401),
+    Case("token twice", "/v1/admin/stats", [bearer(ADMIN), bearer(ADMIN)], status=401),
+    Case("track token on an admin route", "/v1/admin/stats", as_track(), status=403),
+    Case("admin token on a track route", OWNED, as_admin(), status=403),
+    Case("track token, no track header", OWNED, [bearer(TRACK)], status=400),
+    # owner vs other track
+    Case("owner reads its sandbox", OWNED, as_track()),
+    Case("owner by the legacy header", OWNED, [bearer(TRACK), ("X-Track-ID", OWNER)]),
+    Case("another track", OWNED, as_track(OTHER), status=404),
+    Case(
+        "preferred header wins over legacy",
+        OWNED,
+        as_track(OTHER, ("X-Track-ID", OWNER)),
+        status=404,
+    ),
+    Case("an available sandbox is no track's", "/v1/sandboxes/sbx-00004", as_track(), status=404),
+    Case("unknown id", "/v1/sandboxes/sbx-99999", as_track(), status=404),
+    # stats and pages
+    Case("stats", "/v1/admin/stats", as_admin()),
+    Case("first page", "/v1/admin/sandboxes", as_admin(), [("limit", "3")]),
+    Case("status filter", "/v1/admin/sandboxes", as_admin(), [("status", "allocated")]),
+    Case("default limit", "/v1/admin/sandboxes", as_admin()),
+    Case("limit 0", "/v1/admin/sandboxes", as_admin(), [("limit", "0")], status=400),
+    Case("limit 101", "/v1/admin/sandboxes", as_admin(), [("limit", "101")], status=400),
+    Case(
+        "limit twice",
+        "/v1/admin/sandboxes",
+        as_admin(),
+        [("limit", "1"), ("limit", "2")],
+        status=400,
+    ),
+    Case("unknown status", "/v1/admin/sandboxes", as_admin(), [("status", "gone")], status=400),
+    Case("garbled cursor", "/v1/admin/sandboxes", as_admin(), [("cursor", "x.y")], status=400),
+    # hostile input
+    Case(
+        "5000-digit limit", "/v1/admin/sandboxes", as_admin(), [("limit", "9" * 5000)], status=400
+    ),
+    Case("negative limit", "/v1/admin/sandboxes", as_admin(), [("limit", "-1")], status=400),
+    Case("float limit", "/v1/admin/sandboxes", as_admin(), [("limit", "1e3")], status=400),
+    Case("unicode limit", "/v1/admin/sandboxes", as_admin(), [("limit", "٣")], status=400),
+    Case(
+        "oversized cursor",
+        "/v1/admin/sandboxes",
+        as_admin(),
+        [("cursor", "A" * 60_000)],
+        status=400,
+    ),
+    Case("unicode cursor", "/v1/admin/sandboxes", as_admin(), [("cursor", "é.ü")], status=400),
+    Case("nested query keys are ignored", "/v1/admin/stats", as_admin(), [("a[b][c]", "1")]),
+    Case("unicode sandbox id", "/v1/sandboxes/sbx-%C3%A9", as_track(), status=400),
+    Case("a key-shaped sandbox id", "/v1/sandboxes/SBX%23sbx-00001", as_track(), status=400),
+    Case("129-char sandbox id", "/v1/sandboxes/" + "s" * 129, as_track(), status=400),
+    Case("spaces in the sandbox id", "/v1/sandboxes/a%20b", as_track(), status=400),
+    Case(
+        "unicode track header", OWNED, [bearer(TRACK), ("X-Instruqt-Sandbox-ID", "ü")], status=400
+    ),
+    Case("oversized track header", OWNED, as_track("t" * 129), status=400),
+    Case(
+        "a deeply nested body on a GET is not read",
+        "/v1/admin/stats",
+        as_admin(),
+        body="[" * 50_000 + "]" * 50_000,
+    ),
+    Case("a wrong method", "/v1/admin/stats", as_admin(), method="POST", status=405),
+    # CORS on the Lambda's own answers
+    Case("allowed origin", OWNED, as_track(OWNER, ("Origin", ORIGIN))),
+    Case("allowed origin on a 401", "/v1/admin/stats", [("Origin", ORIGIN)], status=401),
+    Case("other origin", OWNED, as_track(OWNER, ("Origin", "https://evil.example"))),
+]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def from_local(response: httpx.Response) -> Answer:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return Answer(response.status_code, headers, response.content)
+
+
+def from_lambda(answer: dict[str, Any]) -> Answer:
+    headers = {k.lower(): v for k, v in answer["headers"].items()}
+    for name, values in answer["multiValueHeaders"].items():
+        headers[name.lower()] = ", ".join(values)
+    body = answer["body"]
+    raw = base64.b64decode(body) if answer["isBase64Encoded"] else body.encode()
+    return Answer(answer["statusCode"], headers, raw)
+
+
+@pytest.fixture
+async def pool(local: GatewayEnv) -> None:
+    for sandbox in POOL:
+        await local.put_sandbox(sandbox)
+
+
+async def both(
+    local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent, case: Case
+) -> tuple[Answer, Answer]:
+    request = local.client.build_request(
+        case.method,
+        case.path,
+        headers=[(k.encode(), v.encode()) for k, v in case.headers],
+        params=case.query,
+        content=case.body.encode() if case.body is not None else None,
+    )
+    here = from_local(await local.client.send(request))
+    there = from_lambda(
+        await invoke(
+            proxy_event(
+                case.method, case.path, headers=case.headers, query=case.query, body=case.body
+            )
+        )
+    )
+    return here, there
+
+
+def assert_same(here: Answer, there: Answer) -> None:
+    assert there.status == here.status
+    assert there.body == here.body
+    assert there.headers == here.headers
+
+
+@pytest.mark.usefixtures("pool")
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+async def test_the_lambda_answers_as_the_local_gateway(
+    local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent, case: Case
+) -> None:
+    here, there = await both(local, invoke, proxy_event, case)
+    assert here.status == case.status, here.body
+    assert_same(here, there)
+    if case.status >= 400:
+        assert set(there.json()) == {"error"}
+        assert set(there.json()["error"]) == {"code", "message"}
+        assert there.status < 500
+
+
+@pytest.mark.usefixtures("pool")
+async def test_a_real_cursor_pages_the_same_on_both_hosts_and_crosses_between_them(
+    local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent
+) -> None:
+    seen: list[str] = []
+    cursor: str | None = None
+    hosts = 0
+    while True:
+        query = [("limit", "3")] + ([("cursor", cursor)] if cursor else [])
+        case = Case("page", "/v1/admin/sandboxes", as_admin(), query)
+        here, there = await both(local, invoke, proxy_event, case)
+        assert_same(here, there)
+        page = (here, there)[hosts % 2].json()  # follow the cursor of either host in turn
+        hosts += 1
+        seen += [item["sandbox_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(s.sandbox_id for s in POOL)
+    assert len(seen) == len(set(seen))
+
+
+@pytest.mark.usefixtures("pool")
+async def test_a_forged_cursor_is_400_on_both_hosts(
+    local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent
+) -> None:
+    first, _ = await both(
+        local, invoke, proxy_event, Case("p", "/v1/admin/sandboxes", as_admin(), [("limit", "3")])
+    )
+    payload, _, signature = first.json()["next_cursor"].partition(".")
+    decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    decoded["p"] = 0
+    decoded["k"] = {"PK": {"S": "SBX#sbx-00009"}, "SK": {"S": "META"}}
+    forged_payload = base64.urlsafe_b64encode(json.dumps(decoded).encode()).rstrip(b"=").decode()
+    other_filter = first.json()["next_cursor"]
+    for query in (
+        [("cursor", f"{forged_payload}.{signature}")],  # a payload the signature is not for
+        [("cursor", other_filter), ("status", "available")],  # another filter's cursor
+        [("cursor", f"{payload}.{'A' * 22}")],  # a signature made up
+    ):
+        here, there = await both(
+            local, invoke, proxy_event, Case("forged", "/v1/admin/sandboxes", as_admin(), query)
+        )
+        assert here.status == 400
+        assert here.json()["error"]["code"] == ErrorCode.INVALID_REQUEST
+        assert "cursor" in here.json()["error"]["message"]
+        assert_same(here, there)
