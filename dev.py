@@ -6,6 +6,7 @@
     python3 dev.py bench [NAME]     # benchmarks in tests/bench (figures, never a gate)
     python3 dev.py sb [ARGS...]     # any other `sandbox-broker` command
     python3 dev.py lock [--upgrade] # regenerate requirements/*.txt (uv, in a throw-away venv)
+    python3 dev.py lambda [--code-only]  # build the read Lambda for Terraform (see below)
 
 Only the standard library is used here: this file is what runs before anything is installed.
 The .venv is installed from the hashed lock requirements/dev.txt (dev tools, the embedded
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +34,51 @@ RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
 DEV_LOCK = ROOT / "requirements" / "dev.txt"
 #: uv pip compile options shared by both locks: one lock for every platform, hashes, 3.11+.
 LOCK_OPTIONS = ["--universal", "--generate-hashes", "--python-version", "3.11", "--quiet"]
+
+
+#: The read Lambda's build, which infra/terraform/modules/read_lambda zips (archive_file):
+#: function/ holds this repository's code, layer/python/ its dependencies. Outside the
+#: source trees, so linters and type checkers never see the copies.
+LAMBDA_BUILD = ROOT / "build" / "read-lambda"
+#: What the read Lambda imports of this repository (tests/infra/test_lambda_build.py holds
+#: this to the handler's real import closure).
+LAMBDA_SOURCES = (
+    "schemas",
+    "consumers",
+    "producers",
+    "infra/__init__.py",
+    "infra/logging.py",
+    "infra/authorizer",
+    "infra/read_lambda",
+)
+#: Wheels for the Lambda runtime (python3.12, x86_64), whatever machine builds: pip picks
+#: manylinux wheels and refuses sdists, so nothing is compiled here and no Docker is needed.
+LAMBDA_PLATFORM = (
+    "--platform",
+    "manylinux2014_x86_64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.12",
+    "--only-binary=:all:",
+)
+
+#: Runtime pins the Lambda never imports and that have no wheel (sdist only, so the
+#: platform install above cannot take them): left out of its layer.
+LAMBDA_SKIP = frozenset({"localstack-client"})
+
+
+def lambda_requirements(lock: str) -> str:
+    """The runtime lock without the LAMBDA_SKIP pins (each pin is a line plus its
+    indented hash and comment lines)."""
+    kept: list[str] = []
+    skipping = False
+    for line in lock.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            skipping = line.split("==", 1)[0].strip().lower() in LAMBDA_SKIP
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
 def _wanted_stamp() -> str:
@@ -136,6 +183,36 @@ def lock(args: list[str]) -> int:
     return 0
 
 
+def build_lambda(args: list[str]) -> int:
+    """Build the read Lambda into LAMBDA_BUILD: function/ (our packages, copied) and
+    layer/python/ (the runtime lock, hashed, as manylinux wheels for python3.12 x86_64).
+    ``--code-only`` skips the layer (a code change needs no new dependencies)."""
+    function = LAMBDA_BUILD / "function"
+    shutil.rmtree(function, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for source in LAMBDA_SOURCES:
+        src, dest = ROOT / source, function / source
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dest, ignore=ignore)
+        else:
+            shutil.copy2(src, dest)
+    print(f"dev.py: wrote {function.relative_to(ROOT)}", file=sys.stderr)
+    if "--code-only" in args:
+        return 0
+    layer = LAMBDA_BUILD / "layer" / "python"
+    shutil.rmtree(layer.parent, ignore_errors=True)
+    pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
+    pip += [*LAMBDA_PLATFORM, "--require-hashes", "--no-deps", "--no-compile"]
+    requirements = LAMBDA_BUILD / "requirements.txt"
+    requirements.write_text(lambda_requirements(RUNTIME_LOCK.read_text()))
+    pip += ["--target", str(layer), "-r", str(requirements)]
+    if (rc := subprocess.run(pip, cwd=ROOT).returncode) != 0:
+        return rc
+    print(f"dev.py: wrote {layer.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(__doc__)
@@ -152,6 +229,8 @@ def main(argv: list[str]) -> int:
         return run(str(PY), "-m", "tests.bench", *rest)
     if command == "sb":
         return run(str(BIN / "sandbox-broker"), *rest)
+    if command == "lambda":
+        return build_lambda(rest)
     print(f"dev.py: unknown command {command!r}\n{__doc__}", file=sys.stderr)
     return 2
 

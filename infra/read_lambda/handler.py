@@ -49,12 +49,13 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-#: API Gateway waits at most 29 s; a read is a few GetItem / Query calls, so a slow
-#: DynamoDB should become a prompt 503, not a gateway timeout.
+#: A read is a few GetItem / Query calls: a slow DynamoDB must become a prompt 503, well
+#: inside the function's timeout (10 s, modules/read_lambda), never a Lambda timeout (which
+#: API Gateway answers 502). Two attempts of at most 1 + 3 s each.
 CLIENT_CONFIG: Final = client_config(
-    connect_timeout_s=2,
-    read_timeout_s=4,
-    max_attempts=3,
+    connect_timeout_s=1,
+    read_timeout_s=3,
+    max_attempts=2,
     # stats counts every status at once (one Query each): no call waits for a connection
     max_pool_connections=16,
 )

@@ -28,6 +28,7 @@ locals {
   # Everything else this stack names: one stem per stage (stages may share an account).
   stem                     = "${var.name_prefix}sandbox-broker"
   authorizer_function_name = "${local.stem}-authorizer"
+  read_lambda_function_name = "${local.stem}-read"
 
   # <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]: the execution
   # role may pull from exactly that repository. Other registries need no AWS permission.
@@ -75,6 +76,7 @@ module "iam" {
   secret_arns               = module.secrets.arns
   consumer_log_group_arn    = module.cloudwatch.log_group_arns["consumer"]
   authorizer_log_group_arn  = module.cloudwatch.log_group_arns["authorizer"]
+  read_lambda_log_group_arn = module.cloudwatch.log_group_arns["read_lambda"]
   ecr_repository_arn        = local.ecr_repository_arn
   manage_apigw_account_role = var.manage_apigw_account_role
 }
@@ -89,6 +91,32 @@ module "authorizer" {
   admin_token_secret_arn = module.secrets.arns["admin"]
   token_cache_ttl_s      = var.token_cache_ttl_s
   usage_keys             = module.api_gateway.usage_keys
+  reserved_concurrency   = var.authorizer_reserved_concurrency
+}
+
+module "read_lambda" {
+  source = "./modules/read_lambda"
+
+  function_name          = local.read_lambda_function_name
+  role_arn               = module.iam.read_lambda_role_arn
+  log_group_name         = module.cloudwatch.log_group_names["read_lambda"]
+  name_prefix            = var.name_prefix
+  track_token_secret_arn = module.secrets.arns["track"]
+  admin_token_secret_arn = module.secrets.arns["admin"]
+  token_cache_ttl_s      = var.token_cache_ttl_s
+  cors_origins           = var.cors_origins
+  reserved_concurrency   = var.read_lambda_reserved_concurrency
+}
+
+module "waf" {
+  source = "./modules/waf"
+
+  stem                     = local.stem
+  stage_arn                = module.api_gateway.stage_arn
+  track_rate_limit_per_min = var.track_rate_limit_per_min
+  track_rate_limit_burst   = var.track_rate_limit_burst
+  cors_origins             = var.cors_origins
+  log_retention_days       = var.log_retention_days
 }
 
 module "api_gateway" {
@@ -106,10 +134,15 @@ module "api_gateway" {
   authorizer_function_name    = module.authorizer.function_name
   authorizer_cache_ttl_s      = var.authorizer_cache_ttl_s
   access_log_group_arn        = module.cloudwatch.log_group_arns["access"]
-  stage_rate_limit_per_s      = var.api_rate_limit_per_s
-  stage_burst_limit           = var.api_burst_limit
-  track_rate_limit_per_min    = var.track_rate_limit_per_min
-  track_rate_limit_burst      = var.track_rate_limit_burst
+  stage_rate_limit_per_s      = local.stage_rate_limit_per_s
+  stage_burst_limit           = local.stage_burst_limit
+  # Until per-tenant plans: every track shares one budget, the event's (per-track limits
+  # are the WAF rules).
+  track_plan_rate_per_s     = local.stage_rate_limit_per_s
+  track_plan_burst          = local.stage_burst_limit
+  read_lambda_invoke_arn    = module.read_lambda.invoke_arn
+  read_lambda_function_name = module.read_lambda.function_name
+  cors_origins              = var.cors_origins
   admin_rate_limit_per_min    = var.admin_rate_limit_per_min
   admin_rate_limit_burst      = var.admin_rate_limit_burst
   domain_name                 = var.domain_name
@@ -166,6 +199,7 @@ module "cloudwatch" {
   stem                     = local.stem
   log_retention_days       = var.log_retention_days
   authorizer_function_name = local.authorizer_function_name
+  read_lambda_function_name = local.read_lambda_function_name
   queue_names              = module.sqs.queue_names
   dlq_names                = module.sqs.dlq_names
   cluster_name             = module.ecs.cluster_name

@@ -233,28 +233,84 @@ variable "authorizer_cache_ttl_s" {
   default     = 300
 }
 
-variable "api_rate_limit_per_s" {
-  description = "Steady requests per second over the whole stage."
+variable "max_event_tracks" {
+  description = "The largest event this deployment serves unthrottled: this many tracks allocating within one minute, each polling on the track client's schedule (see throttling.tf)."
   type        = number
-  default     = 200
+  default     = 2000
+
+  validation {
+    condition     = var.max_event_tracks >= 1
+    error_message = "max_event_tracks must be at least 1."
+  }
+}
+
+variable "event_reply_s" {
+  description = "How long an allocation or release may take to answer during such an event (the track polls once a second meanwhile): sizes the polls per request."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.event_reply_s >= 2
+    error_message = "event_reply_s must be at least 2 (the track client's first four polls span 1.5 s)."
+  }
+}
+
+variable "event_headroom" {
+  description = "Factor over the event's steady rate: an event whose tracks start this many times closer together is still unthrottled."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.event_headroom >= 1
+    error_message = "event_headroom must be at least 1."
+  }
+}
+
+variable "api_rate_limit_per_s" {
+  description = "Stage-wide steady requests per second (each method's bucket); null derives it from max_event_tracks (throttling.tf)."
+  type        = number
+  default     = null
 }
 
 variable "api_burst_limit" {
-  description = "Burst over the whole stage."
+  description = "Stage-wide burst; null derives it from max_event_tracks (throttling.tf)."
   type        = number
-  default     = 400
+  default     = null
 }
 
 variable "track_rate_limit_per_min" {
-  description = "Track calls per minute (BROKER_RATE_LIMIT_PER_MIN). On AWS the budget is shared by all tracks (usage plans cannot key on a header)."
+  description = "Calls per minute of one track (BROKER_RATE_LIMIT_PER_MIN): on AWS a WAF rate-based rule per (track header, Authorization) pair, allowing this plus the burst in any 60 s."
   type        = number
   default     = 100
 }
 
 variable "track_rate_limit_burst" {
-  description = "Burst of track calls (BROKER_RATE_LIMIT_BURST)."
+  description = "Burst of one track (BROKER_RATE_LIMIT_BURST)."
   type        = number
   default     = 20
+}
+
+variable "cors_origins" {
+  description = "Origins whose browsers may call the API (BROKER_CORS_ORIGINS); [] allows none, \"*\" any. E.g. [\"https://play.instruqt.com\"]."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_origins : o == "*" || can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", o))])
+    error_message = "Each origin is \"*\" or scheme://host[:port], without a path or a trailing slash."
+  }
+}
+
+variable "authorizer_reserved_concurrency" {
+  description = "Reserved concurrent executions of the authorizer (-1: the account's unreserved pool)."
+  type        = number
+  default     = -1
+}
+
+variable "read_lambda_reserved_concurrency" {
+  description = "Reserved concurrent executions of the read Lambda (-1: the account's unreserved pool)."
+  type        = number
+  default     = -1
 }
 
 variable "admin_rate_limit_per_min" {

@@ -1517,6 +1517,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sort": lambda lst: sorted(lst),
     "trimspace": str.strip,
     "abs": abs,
+    "sum": lambda lst: _norm(sum(_num(x) for x in lst)),
 }
 
 

@@ -437,8 +437,8 @@ def test_sqs_5xx_is_queue_unavailable(api: Any) -> None:
     ].config()
     assert response["status_code"] == "503"
     assert response["selection_pattern"] == "5\\d{2}"
-    body = json.loads(response["response_templates"]["application/json"])
-    assert body["error"]["code"] == "QUEUE_UNAVAILABLE"
+    rendered = render(response["response_templates"]["application/json"], input=FakeInput())
+    assert json.loads(rendered.body)["error"]["code"] == "QUEUE_UNAVAILABLE"
 
 
 # ---------------------------------------------------------------------------------------
@@ -676,6 +676,7 @@ def test_every_method_uses_the_token_authorizer_and_a_usage_plan(api: Any) -> No
     methods = [
         *by_key(api, "aws_api_gateway_method", "enqueue").values(),
         one(api, "aws_api_gateway_method", "get_reply"),
+        *by_key(api, "aws_api_gateway_method", "code").values(),
     ]
     authorizer = one(api, "aws_api_gateway_authorizer", "token").config()
     assert authorizer["type"] == "TOKEN"
@@ -705,6 +706,10 @@ def test_routes_are_the_contract_paths(api: Any) -> None:
             "cleanup",
             "expire",
             "delete-stale",
+            # code routes (read Lambda) and the health route
+            "stats",
+            "sandboxes",
+            "healthz",
         ]
     )
 
@@ -765,9 +770,12 @@ def test_access_logs_are_json_lines_with_the_application_field_names(api: Any) -
 
 
 def test_usage_plans_throttle_track_and_admin_calls_separately(api: Any) -> None:
+    """The track plan is all tracks' budget together, the stage's (sized for the declared
+    event: tests/infra/test_event_throttling.py); one track's own budget is the WAF rule."""
     plans = {k: p.config() for k, p in by_key(api, "aws_api_gateway_usage_plan", "role").items()}
+    stage = plan()
     assert plans["track"]["throttle_settings"][0] == {
-        "rate_limit": pytest.approx(100 / 60),
-        "burst_limit": 20,
+        "rate_limit": stage.local("stage_rate_limit_per_s"),
+        "burst_limit": stage.local("stage_burst_limit"),
     }
     assert plans["admin"]["throttle_settings"][0] == {"rate_limit": 10, "burst_limit": 100}

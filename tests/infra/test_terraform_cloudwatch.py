@@ -172,6 +172,7 @@ def test_log_groups_and_namespace_follow_the_prefix(prefix: str) -> None:
     assert groups == {
         f"/ecs/{prefix}sandbox-broker/consumer",
         f"/aws/lambda/{prefix}sandbox-broker-authorizer",
+        f"/aws/lambda/{prefix}sandbox-broker-read",
         f"/aws/apigateway/{prefix}sandbox-broker/access",
     }
     assert ev.output("metric_namespace") == f"SandboxBroker/{prefix}sandbox-broker"

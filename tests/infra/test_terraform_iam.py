@@ -28,6 +28,7 @@ def arns(ev: Evaluator) -> dict[str, str]:
         "csp_secret": f"{secret}:sandbox-broker/csp-token-AbCdEf",
         "consumer_logs": f"{logs}:/ecs/sandbox-broker/consumer:*",
         "authorizer_logs": f"{logs}:/aws/lambda/sandbox-broker-authorizer:*",
+        "read_lambda_logs": f"{logs}:/aws/lambda/sandbox-broker-read:*",
         "ecr_repo": "arn:aws:ecr:eu-central-1:111122223333:repository/sandbox-broker",
     }
 
@@ -95,6 +96,11 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
             ["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]]
         )
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["authorizer_logs"]]),
+        # The code routes: one GetItem on the pool, StatusIndex Queries, the two tokens.
+        "sandbox-broker-read-lambda": grants(["dynamodb:GetItem"], [a["pool"]])
+        | grants(["dynamodb:Query"], [a["pool"] + "/index/StatusIndex"])
+        | grants(["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]])
+        | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["read_lambda_logs"]]),
     }
     assert permissions(ev) == expected
 
@@ -124,6 +130,7 @@ def test_every_service_role_trusts_its_service_in_this_account_only() -> None:
         "sandbox-broker-apigw-cloudwatch": "apigateway.amazonaws.com",
         "sandbox-broker-scheduler": "scheduler.amazonaws.com",
         "sandbox-broker-authorizer": "lambda.amazonaws.com",
+        "sandbox-broker-read-lambda": "lambda.amazonaws.com",
     }
     for role in iam.instances("aws_iam_role"):
         trust = json.loads(role.get("assume_role_policy"))["Statement"]
@@ -162,6 +169,10 @@ def test_each_principal_uses_its_own_role() -> None:
     assert (
         one(ev.child("authorizer"), "aws_lambda_function", "authorizer").get("role")
         == (role["authorizer"])
+    )
+    assert (
+        one(ev.child("read_lambda"), "aws_lambda_function", "read").get("role")
+        == (role["read_lambda"])
     )
 
 

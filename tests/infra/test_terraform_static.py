@@ -27,6 +27,8 @@ def test_there_is_one_module_per_resource_group() -> None:
         "iam",
         "cloudwatch",
         "secrets",
+        "read_lambda",
+        "waf",
     }
     for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
         assert (TERRAFORM_DIR / name).is_file(), name

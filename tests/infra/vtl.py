@@ -9,6 +9,12 @@ Java behaviours the templates rely on (``String.matches`` is a whole-string matc
 - ``$util``: ``escapeJavaScript`` (Commons Lang semantics), ``urlEncode`` (``URLEncoder``),
   ``urlDecode``, ``parseJson``, ``base64Encode``, ``base64Decode``
 - ``$context``: ``requestId``, ``requestTimeEpoch``, ``authorizer``, ``responseOverride``
+
+One API Gateway extension of Velocity's syntax: in ``#set($context.responseOverride.header
+.Access-Control-Allow-Origin = ...)`` the hyphenated name is one header name (AWS CDK's and
+the Serverless Framework's multi-origin CORS templates rely on it). Velocity proper, and
+airspeed, would read the hyphens as minus signs, so such a ``#set`` is rewritten into a map
+``put`` before compiling (``_api_gateway_syntax``).
 """
 
 from __future__ import annotations
@@ -33,13 +39,24 @@ _JAVA_STRING = {
     "equals": lambda self, other: self == other,
     "endsWith": lambda self, suffix: self.endswith(suffix),
     "substring": lambda self, start, end=None: self[start:end],
+    "toUpperCase": lambda self: self.upper(),
+    "contains": lambda self, part: part in self,
+    # Java's split takes a regex; the templates split on plain characters only.
+    "split": lambda self, sep: self.split(sep),
 }
 _JAVA_MAP = {
     "containsKey": lambda self, key: key in self,
     "size": lambda self: len(self),
+    # Java's Map.put returns the previous value; "" keeps a #set of it quiet.
+    "put": lambda self, key, value: self.__setitem__(key, value) or "",
+}
+_JAVA_LIST = {
+    "contains": lambda self, value: value in self,
+    "size": lambda self: len(self),
 }
 airspeed.__additional_methods__[str].update(_JAVA_STRING)
 airspeed.__additional_methods__[dict].update(_JAVA_MAP)
+airspeed.__additional_methods__.setdefault(list, {}).update(_JAVA_LIST)
 
 
 class JavaBoolean:
@@ -184,9 +201,22 @@ class FakeUtil:
         return base64.b64decode(str(value)).decode()
 
 
+_HYPHENATED_OVERRIDE = re.compile(
+    r"#set\(\s*\$context\.responseOverride\.header\.([A-Za-z0-9]+(?:-[A-Za-z0-9]+)+)"
+    r"\s*=\s*([^)]*?)\s*\)"
+)
+
+
+def _api_gateway_syntax(template: str) -> str:
+    """``#set($context.responseOverride.header.X-Y = v)`` as airspeed can read it."""
+    return _HYPHENATED_OVERRIDE.sub(
+        r'#set($apigwOverride = $context.responseOverride.header.put("\1", \2))', template
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _compiled(template: str) -> airspeed.Template:
-    compiled = airspeed.Template(template)
+    compiled = airspeed.Template(_api_gateway_syntax(template))
     compiled.ensure_compiled()
     return compiled
 

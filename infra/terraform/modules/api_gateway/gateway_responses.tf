@@ -1,5 +1,6 @@
 # Answers API Gateway gives itself (auth, throttling, unknown routes, bad content types) in
-# the contract's error body. These templates are static (API Gateway does not run VTL here).
+# the contract's error body. These templates are static (API Gateway does not run VTL here),
+# so their CORS headers are too (cors.tf).
 
 locals {
   gateway_responses = {
@@ -39,6 +40,7 @@ resource "aws_api_gateway_gateway_response" "contract" {
   }
   response_parameters = merge(
     { for h, v in local.security_headers : "gatewayresponse.header.${h}" => v },
+    local.gateway_cors_headers,
     lookup(local.gateway_response_headers, each.key, {}),
   )
 }

@@ -230,7 +230,7 @@ resource "aws_api_gateway_method_response" "enqueue" {
   resource_id = local.enqueue_routes[each.value.route].resource_id
   http_method = aws_api_gateway_method.enqueue[each.value.route].http_method
   status_code = each.value.status
-  response_parameters = merge(local.method_security_headers, {
+  response_parameters = merge(local.method_security_headers, local.method_cors_headers, {
     "method.response.header.Location"    = false
     "method.response.header.Retry-After" = false
   })
@@ -243,11 +243,11 @@ resource "aws_api_gateway_integration_response" "enqueue_accepted" {
   resource_id = each.value.resource_id
   http_method = aws_api_gateway_method.enqueue[each.key].http_method
   status_code = aws_api_gateway_method_response.enqueue["${each.key}:202"].status_code
-  response_parameters = merge(local.integration_security_headers, {
+  response_parameters = merge(local.integration_security_headers, local.integration_cors_headers, {
     "method.response.header.Retry-After" = "'1'"
   })
   response_templates = {
-    "application/json" = templatefile("${local.vtl}/enqueue_accepted.vtl", { action = each.value.action })
+    "application/json" = "${local.cors_vtl}${templatefile("${local.vtl}/enqueue_accepted.vtl", { action = each.value.action })}"
   }
 
   depends_on = [aws_api_gateway_integration.enqueue]
@@ -261,9 +261,9 @@ resource "aws_api_gateway_integration_response" "enqueue_rejected" {
   http_method         = aws_api_gateway_method.enqueue[each.key].http_method
   status_code         = aws_api_gateway_method_response.enqueue["${each.key}:400"].status_code
   selection_pattern   = "4\\d{2}"
-  response_parameters = local.integration_security_headers
+  response_parameters = merge(local.integration_security_headers, local.integration_cors_headers)
   response_templates = {
-    "application/json" = file("${local.vtl}/enqueue_rejected.vtl")
+    "application/json" = "${local.cors_vtl}${file("${local.vtl}/enqueue_rejected.vtl")}"
   }
 
   depends_on = [aws_api_gateway_integration_response.enqueue_accepted]
@@ -277,11 +277,11 @@ resource "aws_api_gateway_integration_response" "enqueue_failed" {
   http_method       = aws_api_gateway_method.enqueue[each.key].http_method
   status_code       = aws_api_gateway_method_response.enqueue["${each.key}:503"].status_code
   selection_pattern = "5\\d{2}"
-  response_parameters = merge(local.integration_security_headers, {
+  response_parameters = merge(local.integration_security_headers, local.integration_cors_headers, {
     "method.response.header.Retry-After" = "'1'"
   })
   response_templates = {
-    "application/json" = jsonencode({ error = { code = "QUEUE_UNAVAILABLE", message = "the queue did not answer; retry later" } })
+    "application/json" = "${local.cors_vtl}${jsonencode({ error = { code = "QUEUE_UNAVAILABLE", message = "the queue did not answer; retry later" } })}"
   }
 
   depends_on = [aws_api_gateway_integration_response.enqueue_rejected]
@@ -329,7 +329,7 @@ resource "aws_api_gateway_method_response" "get_reply" {
   resource_id = aws_api_gateway_resource.request.id
   http_method = aws_api_gateway_method.get_reply.http_method
   status_code = each.key
-  response_parameters = merge(local.method_security_headers, {
+  response_parameters = merge(local.method_security_headers, local.method_cors_headers, {
     "method.response.header.Retry-After" = false
   })
 }
@@ -342,11 +342,11 @@ resource "aws_api_gateway_integration_response" "get_reply_found" {
   # Retry-After: 1 is advice for polling a pending reply. A mapping template can set
   # $context.responseOverride.header.<Name> only for names without a hyphen, so it is a
   # static header here; a client stops polling at a terminal status anyway.
-  response_parameters = merge(local.integration_security_headers, {
+  response_parameters = merge(local.integration_security_headers, local.integration_cors_headers, {
     "method.response.header.Retry-After" = "'1'"
   })
   response_templates = {
-    "application/json" = templatefile("${local.vtl}/get_reply_response.vtl", { prelude = local.prelude })
+    "application/json" = "${local.cors_vtl}${templatefile("${local.vtl}/get_reply_response.vtl", { prelude = local.prelude })}"
   }
 
   depends_on = [aws_api_gateway_integration.get_reply]
@@ -358,9 +358,9 @@ resource "aws_api_gateway_integration_response" "get_reply_rejected" {
   http_method         = aws_api_gateway_method.get_reply.http_method
   status_code         = aws_api_gateway_method_response.get_reply["400"].status_code
   selection_pattern   = "4\\d{2}"
-  response_parameters = local.integration_security_headers
+  response_parameters = merge(local.integration_security_headers, local.integration_cors_headers)
   response_templates = {
-    "application/json" = file("${local.vtl}/get_reply_rejected.vtl")
+    "application/json" = "${local.cors_vtl}${file("${local.vtl}/get_reply_rejected.vtl")}"
   }
 
   depends_on = [aws_api_gateway_integration_response.get_reply_found]
@@ -372,11 +372,11 @@ resource "aws_api_gateway_integration_response" "get_reply_failed" {
   http_method       = aws_api_gateway_method.get_reply.http_method
   status_code       = aws_api_gateway_method_response.get_reply["503"].status_code
   selection_pattern = "5\\d{2}"
-  response_parameters = merge(local.integration_security_headers, {
+  response_parameters = merge(local.integration_security_headers, local.integration_cors_headers, {
     "method.response.header.Retry-After" = "'1'"
   })
   response_templates = {
-    "application/json" = jsonencode({ error = { code = "QUEUE_UNAVAILABLE", message = "the reply table did not answer; retry later" } })
+    "application/json" = "${local.cors_vtl}${jsonencode({ error = { code = "QUEUE_UNAVAILABLE", message = "the reply table did not answer; retry later" } })}"
   }
 
   depends_on = [aws_api_gateway_integration_response.get_reply_rejected]

@@ -33,3 +33,18 @@ output "usage_keys" {
   value       = { for k, key in aws_api_gateway_api_key.role : k => key.value }
   sensitive   = true
 }
+
+output "stage_arn" {
+  description = "ARN of the stage (what the WAF web ACL is associated with)."
+  value       = aws_api_gateway_stage.this.arn
+}
+
+output "stage_rate_limit_per_s" {
+  description = "Stage-wide steady requests per second (per method)."
+  value       = var.stage_rate_limit_per_s
+}
+
+output "stage_burst_limit" {
+  description = "Stage-wide burst (per method)."
+  value       = var.stage_burst_limit
+}

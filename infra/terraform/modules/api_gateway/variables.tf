@@ -68,13 +68,13 @@ variable "stage_burst_limit" {
   type        = number
 }
 
-variable "track_rate_limit_per_min" {
-  description = "Track calls per minute (usage plan of the track token)."
+variable "track_plan_rate_per_s" {
+  description = "Requests per second all tracks together may make (usage plan of the track role; per-track limits are the WAF rules)."
   type        = number
 }
 
-variable "track_rate_limit_burst" {
-  description = "Burst of track calls."
+variable "track_plan_burst" {
+  description = "Burst of all tracks together."
   type        = number
 }
 
@@ -96,4 +96,19 @@ variable "domain_name" {
 variable "certificate_arn" {
   description = "ACM certificate (same region) of the custom domain."
   type        = string
+}
+
+variable "read_lambda_invoke_arn" {
+  description = "Invoke ARN of the read Lambda (the routes that need code)."
+  type        = string
+}
+
+variable "read_lambda_function_name" {
+  description = "Name of the read Lambda (for its invoke permissions)."
+  type        = string
+}
+
+variable "cors_origins" {
+  description = "Origins whose browsers may read the answers; [] none, \"*\" any."
+  type        = list(string)
 }

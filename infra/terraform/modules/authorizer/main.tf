@@ -10,7 +10,6 @@ data "archive_file" "package" {
 resource "aws_lambda_function" "authorizer" {
   #checkov:skip=CKV_AWS_116:synchronous authorizer, API Gateway waits for its answer: there is no async event to dead-letter
   #checkov:skip=CKV_AWS_117:calls only Secrets Manager's public endpoint; a VPC would add NAT or an endpoint to the request path for nothing
-  #checkov:skip=CKV_AWS_115:API Gateway caches answers per token (authorizer TTL), so invocations stay few; a reservation fails on accounts with low concurrency limits
   #checkov:skip=CKV_AWS_173:the environment holds secret ARNs and the usage-plan API key values, which only pick a throttling plan (callers never send them); the tokens stay in Secrets Manager
   #checkov:skip=CKV_AWS_272:a single-file package built from this repository by Terraform; no third-party code to sign
   #checkov:skip=CKV_AWS_50:its latency appears in API Gateway's X-Ray segment; Active tracing would need xray:* on "*" in the authorizer role
@@ -23,6 +22,8 @@ resource "aws_lambda_function" "authorizer" {
   source_code_hash = data.archive_file.package.output_base64sha256
   memory_size      = 128
   timeout          = 5
+
+  reserved_concurrent_executions = var.reserved_concurrency
 
   environment {
     variables = {

@@ -33,3 +33,8 @@ variable "usage_keys" {
   type        = map(string)
   sensitive   = true
 }
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions (-1: the account's unreserved pool)."
+  type        = number
+}

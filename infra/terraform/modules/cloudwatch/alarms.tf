@@ -218,3 +218,43 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# Both Lambdas sit on request paths: an error (a crash or a timeout, which API Gateway
+# answers 5xx) or a throttle (no concurrency left: 429/500 for a caller) is worth a look.
+locals {
+  lambda_functions = {
+    authorizer  = var.authorizer_function_name
+    read_lambda = var.read_lambda_function_name
+  }
+  lambda_alarms = {
+    errors = {
+      metric      = "Errors"
+      description = "invocations failed (crashed or timed out): API Gateway answered them 5xx"
+    }
+    throttles = {
+      metric      = "Throttles"
+      description = "invocations were throttled (no concurrency left): raise the account's Lambda concurrency or reserve some"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = {
+    for pair in setproduct(keys(local.lambda_functions), keys(local.lambda_alarms)) :
+    "${pair[0]}-${pair[1]}" => { function = local.lambda_functions[pair[0]], alarm = local.lambda_alarms[pair[1]] }
+  }
+
+  alarm_name          = "${var.stem}-${each.key}"
+  alarm_description   = "${each.value.function}: ${each.value.alarm.description}."
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.alarm.metric
+  dimensions          = { FunctionName = each.value.function }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -14,7 +14,8 @@ locals {
 
   log_groups = {
     consumer   = "/ecs/${var.stem}/consumer"
-    authorizer = "/aws/lambda/${var.authorizer_function_name}"
+    authorizer  = "/aws/lambda/${var.authorizer_function_name}"
+    read_lambda = "/aws/lambda/${var.read_lambda_function_name}"
     access     = "/aws/apigateway/${var.stem}/access"
   }
 

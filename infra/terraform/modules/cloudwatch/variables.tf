@@ -72,3 +72,8 @@ variable "alarm_emails" {
   description = "Addresses subscribed to the alarm topic (each must confirm by mail)."
   type        = list(string)
 }
+
+variable "read_lambda_function_name" {
+  description = "Name of the read Lambda (its log group and alarms)."
+  type        = string
+}

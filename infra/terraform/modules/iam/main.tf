@@ -280,3 +280,48 @@ resource "aws_iam_role_policy" "authorizer" {
   role   = aws_iam_role.authorizer.id
   policy = data.aws_iam_policy_document.authorizer.json
 }
+
+# ---------------------------------------------------------------------------------------
+# Read Lambda (the gateway's code routes: a track's sandbox, pool stats, pool pages)
+# ---------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "read_lambda" {
+  name               = "${var.stem}-read-lambda"
+  description        = "Read Lambda: read the pool table and its StatusIndex, the two tokens, write its logs"
+  assume_role_policy = data.aws_iam_policy_document.trust_lambda.json
+}
+
+data "aws_iam_policy_document" "read_lambda" {
+  statement {
+    sid = "ReadSandbox"
+    # GET /v1/sandboxes/{id}: one consistent GetItem on the sandbox's item.
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.pool_table_arn]
+  }
+
+  statement {
+    sid = "PoolByStatus"
+    # GET /v1/admin/stats (Query COUNT per status) and /v1/admin/sandboxes (pages):
+    # StatusIndex only, never a Scan.
+    actions   = ["dynamodb:Query"]
+    resources = ["${var.pool_table_arn}/index/StatusIndex"]
+  }
+
+  statement {
+    sid       = "Tokens"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.secret_arns["track"], var.secret_arns["admin"]]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${var.read_lambda_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "read_lambda" {
+  name   = "pool-reads-tokens-logs"
+  role   = aws_iam_role.read_lambda.id
+  policy = data.aws_iam_policy_document.read_lambda.json
+}

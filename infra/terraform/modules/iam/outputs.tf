@@ -27,3 +27,8 @@ output "authorizer_role_arn" {
   description = "Execution role of the token authorizer Lambda."
   value       = aws_iam_role.authorizer.arn
 }
+
+output "read_lambda_role_arn" {
+  description = "Execution role of the read Lambda."
+  value       = aws_iam_role.read_lambda.arn
+}

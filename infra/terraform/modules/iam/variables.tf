@@ -47,3 +47,8 @@ variable "manage_apigw_account_role" {
   description = "Create the account-wide API Gateway CloudWatch Logs role."
   type        = bool
 }
+
+variable "read_lambda_log_group_arn" {
+  description = "Log group of the read Lambda."
+  type        = string
+}
