@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -27,6 +27,18 @@ POLL_MAX_S: Final = 1.0
 #: Answers worth waiting out: nothing was done, and asking again later is the remedy.
 RETRYABLE: Final = frozenset({429, 503})
 USER_AGENT: Final = "sandbox-broker-track-client/1"
+
+
+
+def poll_delays() -> Iterator[float]:
+    """The pauses before each poll of a reply: POLL_FIRST_S, doubling up to POLL_MAX_S,
+    then POLL_MAX_S for ever (a Retry-After on 429/503 replaces one pause). The Terraform
+    sizes API Gateway's limits on this schedule (tests/infra/test_event_throttling.py)."""
+    delay = POLL_FIRST_S
+    while True:
+        yield delay
+        delay = min(delay * 2, POLL_MAX_S)
+
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -110,9 +122,9 @@ def wait_flow(
 ) -> Flow[Reply]:
     """Poll the reply until it is terminal: ~100 ms, doubling to 1 s, Retry-After on 429/503."""
     deadline = clock() + timeout
-    delay = POLL_FIRST_S
+    delays = poll_delays()
     unreachable: httpx.TransportError | None = None
-    yield Sleep(min(delay, max(0.0, deadline - clock())))
+    yield Sleep(min(next(delays), max(0.0, deadline - clock())))
     while True:
         retry_after: int | None = None
         try:
@@ -136,7 +148,7 @@ def wait_flow(
                     f"gateway unreachable: {type(unreachable).__name__}"
                 ) from unreachable
             raise RequestTimeoutError(request_id, timeout)
-        delay = min(delay * 2, POLL_MAX_S)
+        delay = next(delays)
         yield Sleep(min(retry_after or delay, remaining))
 
 
