@@ -3,8 +3,8 @@
 # gateway's per-(tenant, track) bucket. Usage plans cannot key on a header; WAF can.
 #
 # - WAF does not count a request that lacks one of a rule's custom keys, so each track
-#   header has its own rule: X-Instruqt-Sandbox-ID, and the legacy X-Track-ID counted only
-#   when the preferred header is absent or empty (the local gateway then ignores it too).
+#   header has its own rule: X-Instruqt-Sandbox-ID where it is sent and not empty, the
+#   legacy X-Track-ID only where it is not (the local gateway's choice of track id).
 # - The Authorization header is part of the key: a wrong token never spends a real
 #   track's budget (WAF counts before the authorizer runs), and two tenants' tracks with
 #   equal ids are two budgets.
@@ -36,17 +36,24 @@ locals {
       "Vary"                          = "Origin"
     } : {},
   )
+  # header => counted when the preferred header is present and not empty (GT 0) or
+  # absent or empty (NOT GT 0): exactly one rule counts a request with a track header.
   track_rules = {
     track-sandbox-header = {
-      priority = 10
-      header   = "x-instruqt-sandbox-id"
-      scoped   = false
+      priority            = 10
+      header              = "x-instruqt-sandbox-id"
+      preferred_non_empty = true
     }
     track-legacy-header = {
-      priority = 20
-      header   = "x-track-id"
-      scoped   = true
+      priority            = 20
+      header              = "x-track-id"
+      preferred_non_empty = false
     }
+  }
+  preferred_header_non_empty = {
+    comparison_operator = "GT"
+    size                = 0
+    header              = "x-instruqt-sandbox-id"
   }
 }
 
@@ -114,18 +121,35 @@ resource "aws_wafv2_web_acl" "api" {
             }
           }
 
-          dynamic "scope_down_statement" {
-            # The legacy header counts only where the preferred one is absent or empty.
-            for_each = rule.value.scoped ? [1] : []
-            content {
-              not_statement {
+          # The preferred header counts where it is sent and not empty (an empty header
+          # counts as absent locally); the legacy one only where the preferred does not.
+          scope_down_statement {
+            dynamic "size_constraint_statement" {
+              for_each = rule.value.preferred_non_empty ? [local.preferred_header_non_empty] : []
+              content {
+                comparison_operator = size_constraint_statement.value.comparison_operator
+                size                = size_constraint_statement.value.size
+                field_to_match {
+                  single_header {
+                    name = size_constraint_statement.value.header
+                  }
+                }
+                text_transformation {
+                  priority = 0
+                  type     = "NONE"
+                }
+              }
+            }
+            dynamic "not_statement" {
+              for_each = rule.value.preferred_non_empty ? [] : [local.preferred_header_non_empty]
+              content {
                 statement {
                   size_constraint_statement {
-                    comparison_operator = "GT"
-                    size                = 0
+                    comparison_operator = not_statement.value.comparison_operator
+                    size                = not_statement.value.size
                     field_to_match {
                       single_header {
-                        name = "x-instruqt-sandbox-id"
+                        name = not_statement.value.header
                       }
                     }
                     text_transformation {
