@@ -183,11 +183,11 @@ def lock(args: list[str]) -> int:
     return 0
 
 
-def build_lambda(args: list[str]) -> int:
-    """Build the read Lambda into LAMBDA_BUILD: function/ (our packages, copied) and
+def build_lambda(args: list[str], *, target: Path = LAMBDA_BUILD) -> int:
+    """Build the read Lambda into ``target``: function/ (our packages, copied) and
     layer/python/ (the runtime lock, hashed, as manylinux wheels for python3.12 x86_64).
     ``--code-only`` skips the layer (a code change needs no new dependencies)."""
-    function = LAMBDA_BUILD / "function"
+    function = target / "function"
     shutil.rmtree(function, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for source in LAMBDA_SOURCES:
@@ -197,19 +197,19 @@ def build_lambda(args: list[str]) -> int:
             shutil.copytree(src, dest, ignore=ignore)
         else:
             shutil.copy2(src, dest)
-    print(f"dev.py: wrote {function.relative_to(ROOT)}", file=sys.stderr)
+    print(f"dev.py: wrote {function}", file=sys.stderr)
     if "--code-only" in args:
         return 0
-    layer = LAMBDA_BUILD / "layer" / "python"
+    layer = target / "layer" / "python"
     shutil.rmtree(layer.parent, ignore_errors=True)
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
     pip += [*LAMBDA_PLATFORM, "--require-hashes", "--no-deps", "--no-compile"]
-    requirements = LAMBDA_BUILD / "requirements.txt"
+    requirements = target / "requirements.txt"
     requirements.write_text(lambda_requirements(RUNTIME_LOCK.read_text()))
     pip += ["--target", str(layer), "-r", str(requirements)]
     if (rc := subprocess.run(pip, cwd=ROOT).returncode) != 0:
         return rc
-    print(f"dev.py: wrote {layer.relative_to(ROOT)}", file=sys.stderr)
+    print(f"dev.py: wrote {layer}", file=sys.stderr)
     return 0
 
 
