@@ -193,6 +193,13 @@ class GatewaySettings(CommonSettings):
             f"(at least {MIN_SECRET_CHARS} characters, distinct from every token)"
         ),
     )
+    metrics_federate_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "v2: consumer /metrics URLs whose broker_* series this gateway's /metrics also "
+            "serves, each once (comma-separated; the embedded stack sets it)"
+        ),
+    )
     tenant_cache_ttl_s: float = Field(
         30.0,
         ge=0,
@@ -200,7 +207,7 @@ class GatewaySettings(CommonSettings):
         description="v2: how long a tenant / token lookup is cached (rotation takes this long)",
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "metrics_federate_urls", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

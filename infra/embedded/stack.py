@@ -134,6 +134,15 @@ class Stack:
                     f"({'changed' if report.changed else 'already in place'})"
                 )
                 self._start_consumers(env)
+                # The seeds' runbook reads the pool from the API: the gateway's /metrics
+                # also serves the consumers' broker_* series (each once).
+                served = gateway_settings.model_copy(
+                    update={
+                        "metrics_federate_urls": [
+                            f"http://127.0.0.1:{port}/metrics" for port in self._consumer_ports
+                        ]
+                    }
+                )
                 await self._first_sync(aws, base, console)
                 scheduler = Scheduler(
                     aws.sqs,
@@ -150,7 +159,7 @@ class Stack:
                 )
                 gateway = QuietSignalServer(
                     uvicorn_config(
-                        create_gateway(gateway_settings, sqs=gateway_aws.sqs, ddb=gateway_aws.ddb),
+                        create_gateway(served, sqs=gateway_aws.sqs, ddb=gateway_aws.ddb),
                         host=self.options.host,
                         port=self.options.port,
                         # keep-alive pollers must not hold a drain open

@@ -23,6 +23,7 @@ from starlette.middleware import Middleware
 from producers.gateway.auth import Authenticator
 from producers.gateway.cursor import CursorCodec
 from producers.gateway.errors import install_error_handlers
+from producers.gateway.federation import Federation, own_family_names
 from producers.gateway.gateway import Gateway, Reads
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.middleware import GatewayMiddleware
@@ -92,7 +93,14 @@ def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient
     """The gateway app on ready aiobotocore clients (the caller owns and closes them)."""
     metrics = GatewayMetrics()
     reads = _reads(settings, ddb=ddb, metrics=metrics)
-    gw = Gateway(**vars(reads), sqs=sqs, enqueuer=Enqueuer(sqs, metrics=metrics))
+    federation = None
+    if settings.metrics_federate_urls:
+        federation = Federation(
+            settings.metrics_federate_urls, own=own_family_names(metrics.registry)
+        )
+    gw = Gateway(
+        **vars(reads), sqs=sqs, enqueuer=Enqueuer(sqs, metrics=metrics), federation=federation
+    )
     app = _app(settings, metrics, title="Sandbox Broker gateway", docs=True)
     app.include_router(track_routes(gw))
     app.include_router(code_routes(gw))

@@ -15,6 +15,7 @@ from ulid import ULID
 from producers.gateway.auth import Authenticator, Role
 from producers.gateway.cursor import CursorCodec
 from producers.gateway.errors import RateLimitedError
+from producers.gateway.federation import Federation
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.queues import Enqueuer
 from producers.gateway.ratelimit import RateLimiter
@@ -73,6 +74,8 @@ class Gateway(Reads):
 
     sqs: SQSClient
     enqueuer: Enqueuer
+    #: The consumers' broker_* series on /metrics (federation.py), or None.
+    federation: Federation | None = None
 
     async def enqueue(self, message: AnyMessage, *, queue: str, group_id: str) -> JSONResponse:
         await self.enqueuer.send(message, queue=queue, group_id=group_id)

@@ -29,7 +29,6 @@ RETRYABLE: Final = frozenset({429, 503})
 USER_AGENT: Final = "sandbox-broker-track-client/1"
 
 
-
 def poll_delays() -> Iterator[float]:
     """The pauses before each poll of a reply: POLL_FIRST_S, doubling up to POLL_MAX_S,
     then POLL_MAX_S for ever (a Retry-After on 429/503 replaces one pause). The Terraform

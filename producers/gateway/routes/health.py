@@ -82,9 +82,10 @@ def health_routes(gw: Gateway) -> APIRouter:
         openapi_extra=quiet,
     )
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(
-            generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST
-        )
+        page = generate_latest(gw.metrics.registry)
+        if gw.federation is not None:  # the embedded stack: the consumers' broker_* too
+            page += await gw.federation.text()
+        return PlainTextResponse(page, media_type=CONTENT_TYPE_LATEST)
 
     return router
 
