@@ -24,6 +24,7 @@ from producers.cli import gateway_app, track_app
 from producers.exits import ExitCode, fail
 from producers.loadgen.cli import loadgen_app
 from producers.ops.cli import dlq_app, jobs_app, pool_app, status
+from producers.smoke.cli import smoke
 from schemas.settings import CommonSettings
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(jobs_app, name="jobs")
 app.command("status")(status)
 app.add_typer(loadgen_app, name="loadgen")
+app.command("smoke")(smoke)
 
 err = Console(stderr=True)
 

@@ -225,11 +225,11 @@ async def test_a_reply_read_and_its_refusals_carry_cors_headers_as_locally(
         "X-Instruqt-Sandbox-ID": "lab-1",
         "Origin": origin,
     }
-    found = [
+    found = next(
         i
         for i in api.instances("aws_api_gateway_integration_response")
         if i.name == "get_reply_found"
-    ][0]
+    )
     _, aws_headers, _ = answer(found.config(), headers, 200, authorizer={"role": "track"})
     here = await local.get("/v1/requests/req_1", headers=headers)
     assert here.status_code == 200

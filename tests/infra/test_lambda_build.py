@@ -28,7 +28,8 @@ files = sorted(
 )
 tops = {{name.split(".")[0] for name in set(sys.modules) - before}}
 dists = md.packages_distributions()
-print(json.dumps({{"files": files, "dists": sorted({{d for t in tops for d in dists.get(t, [])}})}}))
+used = sorted({{d for t in tops for d in dists.get(t, [])}})
+print(json.dumps({{"files": files, "dists": used}}))
 """
 
 
