@@ -106,6 +106,14 @@ def up_cmd(
     consumers: int = typer.Option(1, min=1, max=16, help="Consumer processes to run."),
     scheduler: bool = typer.Option(True, help="Run the job scheduler."),
     aws: bool = typer.Option(False, "--aws", help="Use real AWS (credentials from the env)."),
+    localstack: bool = typer.Option(
+        False,
+        "--localstack",
+        help=(
+            "Use a running LocalStack, found as localstack-client finds it (AWS_ENDPOINT_URL, "
+            "else LOCALSTACK_HOST, else localhost:4566); smoke-check the stack once it is up."
+        ),
+    ),
     ready_file: Path | None = typer.Option(
         None, help="Write URLs, tokens and consumer pids here as JSON once ready."
     ),
@@ -115,13 +123,29 @@ def up_cmd(
 ) -> None:
     """Run the whole stack: embedded moto + fake CSP, consumers, scheduler and gateway.
 
-    With AWS_ENDPOINT_URL set (LocalStack) or --aws, the embedded moto server and fake CSP
-    are skipped and the same parts run against that endpoint. Prints the gateway URL, the
+    With AWS_ENDPOINT_URL set or --aws, the embedded moto server and fake CSP are skipped
+    and the same parts run against that endpoint. --localstack finds a running LocalStack
+    the way localstack-client does, provisions it, runs the stack (with the fake CSP unless
+    BROKER_CSP_BASE_URL is set) and checks it with `smoke` (a deviation stops it, exit 1;
+    an unreachable LocalStack is exit 3). Prints the gateway URL, the
     tokens (BROKER_TRACK_TOKEN / BROKER_ADMIN_TOKEN, generated when unset) and a ready curl.
     Ctrl-C drains in-flight work and stops.
     """
     settings = load_settings(CommonSettings)
-    if not (aws or settings.aws_endpoint_url) and importlib.util.find_spec("moto") is None:
+    if aws and localstack:
+        fail("--aws and --localstack exclude each other", ExitCode.USAGE)
+    if localstack:
+        from infra.localstack import LocalStackUnavailableError, health, resolve
+
+        try:
+            resolved = resolve()
+            health(resolved.endpoint.url or "")
+        except LocalStackUnavailableError as exc:
+            fail(
+                f"{exc} (resolved from {_source()}); start it or set LOCALSTACK_HOST",
+                ExitCode.UNREACHABLE,
+            )
+    elif not (aws or settings.aws_endpoint_url) and importlib.util.find_spec("moto") is None:
         fail(
             "the embedded AWS needs moto, an extra of this package: "
             "pip install 'sandbox-broker[embedded]' (python3 dev.py up installs it), "
@@ -140,11 +164,21 @@ def up_cmd(
                 consumers=consumers,
                 scheduler=scheduler,
                 aws=aws,
+                localstack=localstack,
                 ready_file=ready_file,
                 consumer_http_port=consumer_port,
             )
         )
     )
+
+
+def _source() -> str:
+    from infra.localstack import resolve
+
+    try:
+        return resolve().source
+    except Exception:  # the message names the endpoint already
+        return "the environment"
 
 
 @app.command("consumer")

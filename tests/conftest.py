@@ -1,11 +1,18 @@
 """Shared fixtures: one real moto server per run, aiobotocore clients, per-test resources.
 
 Integration and e2e tests talk to moto over HTTP exactly as production talks to AWS.
+
+``pytest -m localstack`` runs the integration suite (every test using ``moto_url``, marked
+``localstack`` at collection) against a running LocalStack instead: its endpoint is resolved
+by localstack-client from the environment pytest started with (``AWS_ENDPOINT_URL``, else
+``LOCALSTACK_HOST``; one of them must be set) and checked with its health route. Without a
+LocalStack URL, or when it does not answer, those tests are skipped with that reason.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -16,6 +23,56 @@ from aiobotocore.session import get_session
 from infra.embedded.moto import EmbeddedMoto
 from infra.provision import provision
 from schemas.settings import CommonSettings
+
+#: What the developer's environment said about LocalStack, read before
+#: _hide_developer_aws_env hides every AWS_* variable from the tests.
+LOCALSTACK_ENV = {
+    k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "LOCALSTACK_HOST", "USE_SSL") if k in os.environ
+}
+#: Why the localstack tests are skipped when no LocalStack URL is set.
+NO_LOCALSTACK = (
+    "no LocalStack URL set: run with LOCALSTACK_HOST=host[:port] (edge port 4566 by default) "
+    "or AWS_ENDPOINT_URL=http://host:4566 in the environment"
+)
+
+
+def localstack_run(config: pytest.Config) -> bool:
+    """This run selected the localstack marker (``-m localstack``, not ``not localstack``)."""
+    expression = str(config.getoption("-m") or "")
+    return re.search(r"(?<!not )\blocalstack\b", expression) is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The integration suite is every test on the shared AWS endpoint fixture.
+    for item in items:
+        if "moto_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.localstack)
+
+
+def localstack_url() -> str:
+    """The LocalStack endpoint of LOCALSTACK_ENV (resolved by localstack-client), healthy;
+    pytest.skip with the reason otherwise."""
+    from infra.localstack import LocalStackUnavailableError, health, resolve
+
+    if not LOCALSTACK_ENV.get("AWS_ENDPOINT_URL") and not LOCALSTACK_ENV.get("LOCALSTACK_HOST"):
+        pytest.skip(NO_LOCALSTACK)
+    saved = {
+        k: os.environ.pop(k)
+        for k in ("AWS_ENDPOINT_URL", "LOCALSTACK_HOST", "USE_SSL")
+        if k in os.environ
+    }
+    os.environ.update(LOCALSTACK_ENV)
+    try:
+        url = resolve().endpoint.url or ""
+        health(url)
+    except LocalStackUnavailableError as exc:
+        pytest.skip(str(exc))
+    finally:
+        for key in LOCALSTACK_ENV:
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+    return url
+
 
 # Retries off against moto: a retried call would hide the very failure a test looks for, and
 # moto never throttles on its own (throttling tests inject it explicitly).
@@ -40,8 +97,12 @@ def _hide_developer_aws_env() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def moto_url(_hide_developer_aws_env: None) -> Iterator[str]:
-    """A real moto server (HTTP on loopback) shared by the whole run."""
+def moto_url(_hide_developer_aws_env: None, pytestconfig: pytest.Config) -> Iterator[str]:
+    """A real moto server (HTTP on loopback) shared by the whole run; under
+    ``-m localstack``, the running LocalStack instead (see the module docstring)."""
+    if localstack_run(pytestconfig):
+        yield localstack_url()
+        return
     server = EmbeddedMoto().start()
     try:
         yield server.url

@@ -505,9 +505,17 @@ def _has_messages(body: bytes) -> bool:
 class EmbeddedMoto:
     """A moto server on a free loopback port, in a daemon thread of this process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        wrap: Callable[[WSGIApp], WSGIApp] | None = None,
+    ) -> None:
         self._host = host
         self._port = port
+        # A test hook: e.g. answering LocalStack's health route in front of moto.
+        self._wrap = wrap
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -522,7 +530,11 @@ class EmbeddedMoto:
         patch_dynamodb_transactions()
         patch_dynamodb_responses()
         patch_sqs_attributes()
-        app = SerialisingMiddleware(CachedDispatch(DomainDispatcherApplication(create_backend_app)))
+        app: WSGIApp = SerialisingMiddleware(
+            CachedDispatch(DomainDispatcherApplication(create_backend_app))
+        )
+        if self._wrap is not None:
+            app = self._wrap(app)
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=KeepAliveRequestHandler
         )

@@ -2,8 +2,11 @@
 
 Embedded default (no AWS account, no Docker): a moto server in a child process, the queues and
 tables provisioned, a fake CSP seeded with sandboxes, consumer processes, a first sync, the
-scheduler and the gateway. With ``AWS_ENDPOINT_URL`` (LocalStack) or ``--aws`` the same
-steps run against that endpoint or AWS instead, skipping moto and the fake CSP.
+scheduler and the gateway. With ``AWS_ENDPOINT_URL`` or ``--aws`` the same steps run against
+that endpoint or AWS instead, skipping moto and the fake CSP. ``--localstack`` resolves a
+running LocalStack the way localstack-client does (``infra/localstack.py``), runs the fake
+CSP unless ``BROKER_CSP_BASE_URL`` names a portal, and checks the stack with ``smoke`` once
+it is up (a deviation stops it, exit 1).
 
 Ctrl-C (or SIGTERM) drains in order: the gateway stops taking requests, the scheduler
 stops, consumers get SIGTERM and finish what they hold, then the fake CSP and moto stop.
@@ -34,12 +37,16 @@ from infra.embedded.children import spawn
 from infra.embedded.moto_process import MotoProcess
 from infra.embedded.server import QuietSignalServer
 from infra.fake_csp import FakeCsp
+from infra.localstack import health, resolve
 from infra.provision import provision
 from producers.enqueue import send
+from producers.exits import ExitCode
 from producers.gateway.app import create_app as create_gateway
 from producers.gateway.server import CLIENT_CONFIG as GATEWAY_CLIENT_CONFIG
 from producers.gateway.server import uvicorn_config
 from producers.scheduler import Scheduler, schedules
+from producers.smoke import SmokeOptions, run_smoke
+from producers.smoke.report import print_table, verdict
 from schemas.items import reply_from_item
 from schemas.messages import SyncJob
 from schemas.settings import CommonSettings, GatewaySettings, SchedulerSettings
@@ -63,6 +70,7 @@ class StackOptions:
     ready_file: Path | None = None
     consumer_http_port: int = 8001
     shutdown_timeout_s: float = 30.0
+    localstack: bool = False
 
 
 @dataclass
@@ -95,8 +103,31 @@ class Stack:
         console = Console(stderr=True)
         env = dict(os.environ)
         base = CommonSettings()
-        embedded = not (self.options.aws or base.aws_endpoint_url)
+        localstack = self.options.localstack
+        embedded = not (self.options.aws or localstack or base.aws_endpoint_url)
         csp_token = env.get("BROKER_CSP_TOKEN") or secrets.token_urlsafe(24)
+        if localstack:
+            resolved = resolve()
+            await asyncio.to_thread(health, resolved.endpoint.url or "")
+            # localstack-client's dummy credentials: a real key is never sent to LocalStack.
+            for key, value in {
+                "BROKER_AWS_ENDPOINT_URL": resolved.endpoint.url or "",
+                "AWS_ACCESS_KEY_ID": resolved.endpoint.access_key_id or "",
+                "AWS_SECRET_ACCESS_KEY": resolved.endpoint.secret_access_key or "",
+                "AWS_DEFAULT_REGION": resolved.endpoint.region,
+            }.items():
+                env[key] = value
+                os.environ[key] = value
+            env.pop("AWS_SESSION_TOKEN", None)
+            os.environ.pop("AWS_SESSION_TOKEN", None)
+            console.print(f"[green]LocalStack[/] at {resolved.endpoint.url} ({resolved.source})")
+        if localstack and "BROKER_CSP_BASE_URL" not in env:
+            self._csp = await asyncio.to_thread(
+                FakeCsp(token=csp_token, accounts=self.options.pool_size).start
+            )
+            env["BROKER_CSP_BASE_URL"] = self._csp.url
+            env["BROKER_CSP_TOKEN"] = csp_token
+            console.print(f"[green]fake CSP[/] on {self._csp.admin_url}")
         if embedded:
             self._moto = await asyncio.to_thread(MotoProcess().start)
             for key, value in EMBEDDED_CREDENTIALS.items():
@@ -123,6 +154,7 @@ class Stack:
         )
         assert gateway_settings.track_token is not None
         assert gateway_settings.admin_token is not None
+        code = 0
         try:
             async with (
                 aws_clients(base, CLIENT_CONFIG) as aws,
@@ -184,6 +216,9 @@ class Stack:
                     consumer_urls=[f"http://127.0.0.1:{p}" for p in self._consumer_ports],
                 )
                 self._announce(info)
+                if localstack and not await self._smoke(info, console):
+                    code = int(ExitCode.FAILED)
+                    self._stop.set()
                 await self._stop.wait()
                 console.print("[yellow]stopping:[/] gateway, scheduler, consumers (draining)…")
                 gateway.should_exit = True
@@ -196,7 +231,7 @@ class Stack:
             if self._moto is not None:
                 await asyncio.to_thread(self._moto.stop)
         console.print("[green]stopped[/]")
-        return 0
+        return code
 
     def _start_consumers(self, env: dict[str, str]) -> None:
         for i in range(self.options.consumers):
@@ -242,6 +277,16 @@ class Stack:
                 return
             await asyncio.sleep(0.2)
         console.print("[yellow]first sync has not answered yet; the stack runs anyway[/]")
+
+    async def _smoke(self, info: StackInfo, console: Console) -> bool:
+        """``sandbox-broker smoke`` against the stack just started; True when it conforms."""
+        report = await run_smoke(
+            SmokeOptions(url=info.gateway_url, token=info.track_token, admin_token=info.admin_token)
+        )
+        print_table(report, Console(stderr=True))
+        if not report.ok:
+            console.print(f"[red]smoke failed:[/] {verdict(report)}; stopping")
+        return report.ok
 
     def _announce(self, info: StackInfo) -> None:
         out = Console()

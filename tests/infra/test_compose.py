@@ -25,7 +25,11 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "gateway": GatewaySettings,
     # `sandbox-broker fake-csp` reads the token the consumer sends (BROKER_CSP_TOKEN).
     "fake-csp": ConsumerSettings,
+    # `sandbox-broker smoke` reads the gateway's tokens as its --token / --admin-token.
+    "smoke": GatewaySettings,
 }
+#: One-shot services: they run to completion, so no health check and no AWS endpoint.
+ONE_SHOT = {"provision", "smoke"}
 #: Standard AWS SDK variables a service may set.
 AWS_VARIABLES = {
     "AWS_ENDPOINT_URL",
@@ -88,7 +92,7 @@ def test_provisioning_runs_once_against_localstack_before_the_processes(
 
 def test_every_long_running_service_has_a_health_check(services: dict[str, Any]) -> None:
     for name, service in services.items():
-        if name == "provision":
+        if name in ONE_SHOT:
             continue
         check = service.get("healthcheck")
         assert check and not check.get("disable"), name
@@ -123,7 +127,7 @@ def test_values_parse_as_the_settings_they_configure(
         for variable, value in services[name].get("environment", {}).items():
             monkeypatch.setenv(variable, _interpolate(str(value)))
         settings = cls()
-        if name != "fake-csp":
+        if name not in {"fake-csp", "smoke"}:
             assert isinstance(settings, CommonSettings)
             assert settings.aws_endpoint_url == "http://localstack:4566", name
 
@@ -232,3 +236,14 @@ def test_the_dev_lock_pins_the_runtime_packages_at_the_same_versions() -> None:
     runtime, dev = _locked(RUNTIME_LOCK), _locked(REPO / "requirements" / "dev.txt")
     assert {name: dev.get(name) for name in runtime} == runtime
     assert dev["moto"] == "5.2.5"
+
+
+def test_the_stack_is_smoke_checked_once_the_gateway_is_ready(services: dict[str, Any]) -> None:
+    smoke = services["smoke"]
+    assert smoke["command"][:3] == ["sandbox-broker", "smoke", "--url"]
+    assert smoke["command"][3] == f"http://gateway:{GatewaySettings.model_fields['port'].default}"
+    assert smoke["restart"] == "no"
+    assert smoke["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    assert set(smoke["environment"]) == {"BROKER_TRACK_TOKEN", "BROKER_ADMIN_TOKEN"}
+    for value in smoke["environment"].values():
+        assert value.startswith("${")  # from the environment, never the file
