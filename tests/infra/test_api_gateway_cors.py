@@ -98,12 +98,15 @@ def aws_options(api: Any, route: str, headers: dict[str, str]) -> tuple[int, dic
     request = by_key(api, "aws_api_gateway_integration", "preflight")[route].config()
     template = request["request_templates"]["application/json"]
     status = json.loads(render(template, input=FakeInput(headers=headers)).body)["statusCode"]
-    responses = by_key(api, "aws_api_gateway_integration_response", "preflight")
-    chosen = [
-        r.config()
-        for k, r in responses.items()
-        if k.startswith(f"{route}:") and r.config().get("selection_pattern") == str(status)
-    ] or [responses[f"{route}:405"].config()]  # the default (no selection pattern)
+    responses = [
+        by_key(api, "aws_api_gateway_integration_response", name)[route].config()
+        for name in ("preflight_allowed", "preflight_refused", "preflight_other")
+    ]
+    chosen = [r for r in responses if r.get("selection_pattern") == str(status)] or [
+        r
+        for r in responses
+        if r.get("selection_pattern") is None  # the default
+    ]
     assert chosen[0]["status_code"] == str(status)
     return answer(chosen[0], headers, status)
 

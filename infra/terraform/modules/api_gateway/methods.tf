@@ -82,32 +82,64 @@ resource "aws_api_gateway_method_response" "preflight" {
   })
 }
 
-resource "aws_api_gateway_integration_response" "preflight" {
-  for_each = local.preflight_statuses
-
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  resource_id = local.route_resources[each.value.route].id
-  http_method = aws_api_gateway_method.preflight[each.value.route].http_method
-  status_code = aws_api_gateway_method_response.preflight[each.key].status_code
-  # The MOCK's status selects the answer; 405 (not a preflight) is the default.
-  selection_pattern = each.value.status == "405" ? null : each.value.status
-  response_parameters = merge(
-    local.integration_security_headers,
-    local.integration_cors_headers,
-    each.value.status == "204" ? {
-      "method.response.header.Access-Control-Allow-Methods" = "'${join(", ", local.cors_methods)}'"
-      "method.response.header.Access-Control-Allow-Headers" = "'${join(", ", local.cors_allowed_headers)}'"
-      "method.response.header.Access-Control-Max-Age"       = "'${local.cors_max_age_s}'"
-    } : {},
-    each.value.status == "405" ? {
-      "method.response.header.Allow" = "'${join(", ", local.route_resources[each.value.route].methods)}'"
-    } : {},
-  )
-  response_templates = {
-    "application/json" = local.preflight_answer
+# One integration response per status, created one after the other (as main.tf's are):
+# API Gateway refuses concurrent changes to one method's integration responses.
+locals {
+  preflight_answers = {
+    for route, r in local.route_resources : route => {
+      "204" = merge(local.integration_security_headers, local.integration_cors_headers, {
+        "method.response.header.Access-Control-Allow-Methods" = "'${join(", ", local.cors_methods)}'"
+        "method.response.header.Access-Control-Allow-Headers" = "'${join(", ", local.cors_allowed_headers)}'"
+        "method.response.header.Access-Control-Max-Age"       = "'${local.cors_max_age_s}'"
+      })
+      "403" = merge(local.integration_security_headers, local.integration_cors_headers)
+      "405" = merge(local.integration_security_headers, local.integration_cors_headers, {
+        "method.response.header.Allow" = "'${join(", ", r.methods)}'"
+      })
+    }
   }
+}
+
+resource "aws_api_gateway_integration_response" "preflight_allowed" {
+  for_each = local.route_resources
+
+  rest_api_id         = aws_api_gateway_rest_api.this.id
+  resource_id         = each.value.id
+  http_method         = aws_api_gateway_method.preflight[each.key].http_method
+  status_code         = aws_api_gateway_method_response.preflight["${each.key}:204"].status_code
+  selection_pattern   = "204"
+  response_parameters = local.preflight_answers[each.key]["204"]
+  response_templates  = { "application/json" = local.preflight_answer }
 
   depends_on = [aws_api_gateway_integration.preflight]
+}
+
+resource "aws_api_gateway_integration_response" "preflight_refused" {
+  for_each = local.route_resources
+
+  rest_api_id         = aws_api_gateway_rest_api.this.id
+  resource_id         = each.value.id
+  http_method         = aws_api_gateway_method.preflight[each.key].http_method
+  status_code         = aws_api_gateway_method_response.preflight["${each.key}:403"].status_code
+  selection_pattern   = "403"
+  response_parameters = local.preflight_answers[each.key]["403"]
+  response_templates  = { "application/json" = local.preflight_answer }
+
+  depends_on = [aws_api_gateway_integration_response.preflight_allowed]
+}
+
+# Not a preflight (no Origin or no Access-Control-Request-Method): the default answer, 405.
+resource "aws_api_gateway_integration_response" "preflight_other" {
+  for_each = local.route_resources
+
+  rest_api_id         = aws_api_gateway_rest_api.this.id
+  resource_id         = each.value.id
+  http_method         = aws_api_gateway_method.preflight[each.key].http_method
+  status_code         = aws_api_gateway_method_response.preflight["${each.key}:405"].status_code
+  response_parameters = local.preflight_answers[each.key]["405"]
+  response_templates  = { "application/json" = local.preflight_answer }
+
+  depends_on = [aws_api_gateway_integration_response.preflight_refused]
 }
 
 # ---------------------------------------------------------------------------------------

@@ -28,7 +28,9 @@ resource "aws_api_gateway_deployment" "this" {
       aws_api_gateway_integration_response.healthz.response_templates,
       [for m in aws_api_gateway_method.preflight : m.id],
       [for i in aws_api_gateway_integration.preflight : i.request_templates],
-      [for r in aws_api_gateway_integration_response.preflight : [r.response_templates, r.response_parameters]],
+      [for r in aws_api_gateway_integration_response.preflight_allowed : [r.response_templates, r.response_parameters]],
+      [for r in aws_api_gateway_integration_response.preflight_refused : [r.response_templates, r.response_parameters]],
+      [for r in aws_api_gateway_integration_response.preflight_other : [r.response_templates, r.response_parameters]],
       [for m in aws_api_gateway_method.other : m.id],
       [for r in aws_api_gateway_integration_response.other : [r.response_templates, r.response_parameters]],
     ]))
@@ -44,7 +46,7 @@ resource "aws_api_gateway_deployment" "this" {
     aws_api_gateway_gateway_response.contract,
     aws_api_gateway_integration.code,
     aws_api_gateway_integration_response.healthz,
-    aws_api_gateway_integration_response.preflight,
+    aws_api_gateway_integration_response.preflight_other,
     aws_api_gateway_integration_response.other,
   ]
 }
