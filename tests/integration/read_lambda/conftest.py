@@ -14,7 +14,7 @@ import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -169,29 +169,55 @@ def lambda_settings(
     )
 
 
-@pytest.fixture
-async def runtime(
-    provisioned: CommonSettings, token_secrets: Secrets, lambda_thread: ThreadPoolExecutor
-) -> AsyncIterator[Runtime]:
-    loop = asyncio.get_running_loop()
-    settings = lambda_settings(provisioned, token_secrets, cors_origins="https://lab.example")
-    rt = await loop.run_in_executor(
-        lambda_thread, lambda: Runtime(settings, secrets=token_secrets.client)
-    )
-    try:
-        yield rt
-    finally:
-        await loop.run_in_executor(lambda_thread, rt.close)
+@dataclass
+class Lambdas:
+    """Opens read-Lambda runtimes on the Lambda thread and closes them after the test."""
 
+    common: CommonSettings
+    secrets: Secrets
+    thread: ThreadPoolExecutor
+    opened: list[Runtime] = field(default_factory=list)
 
-@pytest.fixture
-def invoke(runtime: Runtime, lambda_thread: ThreadPoolExecutor) -> Invoke:
-    async def call(event: dict[str, Any]) -> dict[str, Any]:
+    async def open(self, *, secrets: Any = None, **overrides: Any) -> Runtime:
+        settings = lambda_settings(self.common, self.secrets, **overrides)
+        client = secrets if secrets is not None else self.secrets.client
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(lambda_thread, runtime, event, None)
+        rt = await loop.run_in_executor(self.thread, lambda: Runtime(settings, secrets=client))
+        self.opened.append(rt)
+        return rt
+
+    async def invoke(self, rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+        answer = await asyncio.get_running_loop().run_in_executor(self.thread, rt, event, None)
         # What API Gateway does with a proxy answer: it must be JSON-serialisable as is.
         json.dumps(answer)
-        return answer
+        return dict(answer)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for rt in self.opened:
+            await loop.run_in_executor(self.thread, rt.close)
+
+
+@pytest.fixture
+async def lambdas(
+    provisioned: CommonSettings, token_secrets: Secrets, lambda_thread: ThreadPoolExecutor
+) -> AsyncIterator[Lambdas]:
+    opened = Lambdas(provisioned, token_secrets, lambda_thread)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def runtime(lambdas: Lambdas) -> Runtime:
+    return await lambdas.open(cors_origins="https://lab.example")
+
+
+@pytest.fixture
+def invoke(runtime: Runtime, lambdas: Lambdas) -> Invoke:
+    async def call(event: dict[str, Any]) -> dict[str, Any]:
+        return await lambdas.invoke(runtime, event)
 
     return call
 

@@ -14,7 +14,7 @@ from infra.read_lambda import handler as entry
 from infra.read_lambda.handler import Runtime
 from schemas.settings import CommonSettings
 from tests.integration.gateway.helpers import ADMIN, TRACK
-from tests.integration.read_lambda.conftest import Invoke, ProxyEvent, Secrets, lambda_settings
+from tests.integration.read_lambda.conftest import Invoke, Lambdas, ProxyEvent, Secrets
 
 pytestmark = pytest.mark.integration
 
@@ -75,34 +75,20 @@ async def test_one_client_and_one_app_serve_every_invocation(
 
 
 async def test_a_rotated_token_is_taken_within_the_cache_ttl(
-    provisioned: CommonSettings,
-    token_secrets: Secrets,
-    proxy_event: ProxyEvent,
-    lambda_thread: ThreadPoolExecutor,
+    lambdas: Lambdas, token_secrets: Secrets, proxy_event: ProxyEvent
 ) -> None:
-    loop = asyncio.get_running_loop()
     # a TTL of 0: every invocation reads the secrets, so the test needs no clock
-    settings = lambda_settings(provisioned, token_secrets, token_cache_ttl_s=0)
-    rt = await loop.run_in_executor(
-        lambda_thread, lambda: Runtime(settings, secrets=token_secrets.client)
-    )
-    try:
-        call = lambda event: loop.run_in_executor(lambda_thread, rt, event, None)  # noqa: E731
-        assert (await call(stats(proxy_event, ADMIN)))["statusCode"] == 200
-        token_secrets.put("admin", NEW_ADMIN)
-        assert (await call(stats(proxy_event, NEW_ADMIN)))["statusCode"] == 200
-        old = await call(stats(proxy_event, ADMIN))
-        assert old["statusCode"] == 401
-        assert json.loads(old["body"])["error"]["code"] == "UNAUTHORIZED"
-    finally:
-        await loop.run_in_executor(lambda_thread, rt.close)
+    rt = await lambdas.open(token_cache_ttl_s=0)
+    assert (await lambdas.invoke(rt, stats(proxy_event, ADMIN)))["statusCode"] == 200
+    token_secrets.put("admin", NEW_ADMIN)
+    assert (await lambdas.invoke(rt, stats(proxy_event, NEW_ADMIN)))["statusCode"] == 200
+    old = await lambdas.invoke(rt, stats(proxy_event, ADMIN))
+    assert old["statusCode"] == 401
+    assert json.loads(old["body"])["error"]["code"] == "UNAUTHORIZED"
 
 
 async def test_without_readable_tokens_the_answer_is_503_in_the_contract_body(
-    provisioned: CommonSettings,
-    token_secrets: Secrets,
-    proxy_event: ProxyEvent,
-    lambda_thread: ThreadPoolExecutor,
+    lambdas: Lambdas, token_secrets: Secrets, proxy_event: ProxyEvent
 ) -> None:
     class Down:
         """Secrets Manager that cannot be reached (the cold start has no good read yet)."""
@@ -112,49 +98,33 @@ async def test_without_readable_tokens_the_answer_is_503_in_the_contract_body(
         def get_secret_value(self, **_: Any) -> Any:
             raise ConnectionError("secretsmanager unreachable")
 
-    loop = asyncio.get_running_loop()
-    settings = lambda_settings(provisioned, token_secrets, cors_origins="https://lab.example")
-    rt = await loop.run_in_executor(lambda_thread, lambda: Runtime(settings, secrets=Down()))
-    try:
-        event = proxy_event(
-            "GET",
-            "/v1/admin/stats",
-            headers={"Authorization": f"Bearer {ADMIN}", "Origin": "https://lab.example"},
-        )
-        answer = await loop.run_in_executor(lambda_thread, rt, event, None)
-        assert answer["statusCode"] == 503
-        assert json.loads(answer["body"])["error"]["code"] == "QUEUE_UNAVAILABLE"
-        assert answer["headers"]["x-content-type-options"] == "nosniff"
-        assert answer["headers"]["access-control-allow-origin"] == "https://lab.example"
-        assert ADMIN not in json.dumps(answer)
-    finally:
-        await loop.run_in_executor(lambda_thread, rt.close)
+    rt = await lambdas.open(secrets=Down(), cors_origins="https://lab.example")
+    event = proxy_event(
+        "GET",
+        "/v1/admin/stats",
+        headers={"Authorization": f"Bearer {ADMIN}", "Origin": "https://lab.example"},
+    )
+    answer = await lambdas.invoke(rt, event)
+    assert answer["statusCode"] == 503
+    assert json.loads(answer["body"])["error"]["code"] == "QUEUE_UNAVAILABLE"
+    assert answer["headers"]["x-content-type-options"] == "nosniff"
+    assert answer["headers"]["access-control-allow-origin"] == "https://lab.example"
+    assert ADMIN not in json.dumps(answer)
 
 
 async def test_an_empty_secret_refuses_that_role_and_serves_the_other(
-    provisioned: CommonSettings,
-    token_secrets: Secrets,
-    proxy_event: ProxyEvent,
-    lambda_thread: ThreadPoolExecutor,
+    lambdas: Lambdas, token_secrets: Secrets, proxy_event: ProxyEvent
 ) -> None:
     """A secret without a value (the Terraform's default until one is put) matches nothing."""
-    loop = asyncio.get_running_loop()
-    settings = lambda_settings(provisioned, token_secrets, token_cache_ttl_s=0)
     token_secrets.client.delete_secret(
         SecretId=token_secrets.arns["track"], ForceDeleteWithoutRecovery=True
     )
-    rt = await loop.run_in_executor(
-        lambda_thread, lambda: Runtime(settings, secrets=token_secrets.client)
-    )
+    rt = await lambdas.open(token_cache_ttl_s=0)
     token_secrets.arns.pop("track")
-    try:
-        event = proxy_event(
-            "GET",
-            "/v1/sandboxes/sbx-1",
-            headers={"Authorization": f"Bearer {TRACK}", "X-Instruqt-Sandbox-ID": "t-1"},
-        )
-        assert (await loop.run_in_executor(lambda_thread, rt, event, None))["statusCode"] == 401
-        admin = await loop.run_in_executor(lambda_thread, rt, stats(proxy_event, ADMIN), None)
-        assert admin["statusCode"] == 200
-    finally:
-        await loop.run_in_executor(lambda_thread, rt.close)
+    event = proxy_event(
+        "GET",
+        "/v1/sandboxes/sbx-1",
+        headers={"Authorization": f"Bearer {TRACK}", "X-Instruqt-Sandbox-ID": "t-1"},
+    )
+    assert (await lambdas.invoke(rt, event))["statusCode"] == 401
+    assert (await lambdas.invoke(rt, stats(proxy_event, ADMIN)))["statusCode"] == 200
