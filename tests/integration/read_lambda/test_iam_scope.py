@@ -4,20 +4,16 @@ Terraform's policy for that role."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from infra.read_lambda.handler import Runtime
 from schemas.pool import SandboxStatus
-from schemas.settings import CommonSettings
 from tests.infra.plan import plan
 from tests.integration.gateway.helpers import ADMIN, TRACK, GatewayEnv, make_sandbox
-from tests.integration.read_lambda.conftest import ProxyEvent, Secrets, lambda_settings
+from tests.integration.read_lambda.conftest import Lambdas, ProxyEvent, Secrets
 
 pytestmark = pytest.mark.integration
 
@@ -62,43 +58,30 @@ def _role_grants() -> set[tuple[str, str]]:
 
 
 async def test_the_role_grants_exactly_what_the_code_routes_call(
-    provisioned: CommonSettings,
-    token_secrets: Secrets,
-    local: GatewayEnv,
-    proxy_event: ProxyEvent,
-    lambda_thread: ThreadPoolExecutor,
+    lambdas: Lambdas, token_secrets: Secrets, local: GatewayEnv, proxy_event: ProxyEvent
 ) -> None:
     await local.put_sandbox(make_sandbox(1, SandboxStatus.ALLOCATED, track="owner-1"))
-    loop = asyncio.get_running_loop()
     secrets = Calls(token_secrets.client, "secretsmanager", lambda kw: kw["SecretId"])
-    settings = lambda_settings(provisioned, token_secrets)
-    rt = await loop.run_in_executor(lambda_thread, lambda: Runtime(settings, secrets=secrets))
+    rt = await lambdas.open(secrets=secrets)
     tables = Calls(rt.ddb, "dynamodb", _table_resource)
-
-    def wrap(_: Any) -> None:  # the app is built on first use: give it the recording client
-        rt.ddb = tables  # type: ignore[assignment]
-
-    await loop.run_in_executor(lambda_thread, wrap, None)
-    try:
-        events = [
-            proxy_event(
-                "GET",
-                "/v1/sandboxes/sbx-00001",
-                headers={"Authorization": f"Bearer {TRACK}", "X-Instruqt-Sandbox-ID": "owner-1"},
-            ),
-            proxy_event("GET", "/v1/admin/stats", headers={"Authorization": f"Bearer {ADMIN}"}),
-            proxy_event(
-                "GET",
-                "/v1/admin/sandboxes",
-                headers={"Authorization": f"Bearer {ADMIN}"},
-                query={"limit": "1"},
-            ),
-        ]
-        for event in events:
-            answer = await loop.run_in_executor(lambda_thread, rt, event, None)
-            assert answer["statusCode"] == 200, answer["body"]
-    finally:
-        await loop.run_in_executor(lambda_thread, rt.close)
+    rt.ddb = tables  # type: ignore[assignment]  # the app is built on first use, on this client
+    events = [
+        proxy_event(
+            "GET",
+            "/v1/sandboxes/sbx-00001",
+            headers={"Authorization": f"Bearer {TRACK}", "X-Instruqt-Sandbox-ID": "owner-1"},
+        ),
+        proxy_event("GET", "/v1/admin/stats", headers={"Authorization": f"Bearer {ADMIN}"}),
+        proxy_event(
+            "GET",
+            "/v1/admin/sandboxes",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+            query={"limit": "1"},
+        ),
+    ]
+    for event in events:
+        answer = await lambdas.invoke(rt, event)
+        assert answer["statusCode"] == 200, answer["body"]
 
     granted = _role_grants()
     a = plan().account
