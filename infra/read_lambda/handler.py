@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 from mangum import Mangum
 from pydantic import SecretStr
+from structlog.contextvars import bound_contextvars
 
 from consumers.stores.clients import client_config, dynamodb_client
 from infra.authorizer.handler import ADMIN, TRACK, TokenStore
@@ -120,7 +121,11 @@ class Runtime:
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Mangum runs on the current thread's loop: make sure it is the clients' loop.
         asyncio.set_event_loop(self.loop)
-        return self.adapter()(event, context)
+        # The request's log line carries API Gateway's request id, as the access log does
+        # (Mangum's task copies this context).
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        with bound_contextvars(request_id=request_id):
+            return self.adapter()(event, context)
 
     def close(self) -> None:
         """Close the clients and the loop (tests; a Lambda environment just ends)."""

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from infra.read_lambda import handler as entry
 from infra.read_lambda.handler import Runtime
@@ -128,3 +130,15 @@ async def test_an_empty_secret_refuses_that_role_and_serves_the_other(
     )
     assert (await lambdas.invoke(rt, event))["statusCode"] == 401
     assert (await lambdas.invoke(rt, stats(proxy_event, ADMIN)))["statusCode"] == 200
+
+
+async def test_the_request_log_line_carries_api_gateways_request_id_and_no_token(
+    invoke: Invoke, proxy_event: ProxyEvent
+) -> None:
+    event = stats(proxy_event, ADMIN)
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        assert (await invoke(event))["statusCode"] == 200
+    (line,) = [e for e in logs if e["event"] == "http_request"]
+    assert line["request_id"] == event["requestContext"]["requestId"]
+    assert line["endpoint"] == "/v1/admin/stats" and line["status"] == 200
+    assert ADMIN not in json.dumps(logs, default=str)
