@@ -70,3 +70,18 @@ output "schedules" {
   description = "EventBridge Scheduler schedules by job type."
   value       = module.scheduler.schedules
 }
+
+output "api_throttling" {
+  description = "What the API admits: stage-wide (per method) and all tracks together (sized for max_event_tracks), and one track per 60 s (WAF)."
+  value = {
+    stage_rate_limit_per_s = local.stage_rate_limit_per_s
+    stage_burst_limit      = local.stage_burst_limit
+    track_per_60_s         = module.waf.limit_per_window
+    max_event_tracks       = var.max_event_tracks
+  }
+}
+
+output "read_lambda" {
+  description = "Name of the read Lambda (its logs: /aws/lambda/<name>)."
+  value       = module.read_lambda.function_name
+}
