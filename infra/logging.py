@@ -3,21 +3,91 @@
 Field names are the ones DESIGN.md lists (level, event, request_id, action, outcome,
 latency_ms, track_id, sandbox_id, message_group, receive_count): the seeds' CloudWatch metric
 filters and Insights queries work on them unchanged.
+
+No token reaches a log line or a traceback, in any format: console tracebacks never show
+local variables (rich's ``show_locals`` printed every frame's headers, 16 copies of a
+bearer token in one 500), and every rendered line — message, fields, traceback, JSON or
+console — passes through ``Redactor`` last: the secrets this process knows (the
+``BROKER_*TOKEN*`` / ``BROKER_*SECRET*`` settings of its environment and any passed in),
+raw or URL-encoded, and anything shaped like a credential (``Bearer …``, ``Token …``,
+``Basic …``, signed track tokens ``sbt1.…``) become ``[REDACTED]``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal
+from urllib.parse import quote
 
 import structlog
+from pydantic import SecretStr
 
 LogFormat = Literal["auto", "json", "console"]
 
+REDACTED: Final = "[REDACTED]"
+#: Credentials by shape, whatever their value: an Authorization value (any scheme the
+#: project speaks: Bearer for tracks and admins, Token for the CSP, Basic for good measure)
+#: and a signed track token anywhere.
+_SHAPES: Final = (
+    (re.compile(r"(?i)\b(bearer|token|basic)(\s+|%20|\+)[^\s'\",;)\]}\\]+"), rf"\1\2{REDACTED}"),
+    (re.compile(r"\bsbt1\.[A-Za-z0-9_\-=.]+"), f"sbt1.{REDACTED}"),
+)
+#: Environment variables whose values are secrets (settings are BROKER_-prefixed).
+_SECRET_ENV: Final = re.compile(r"^BROKER_\w*(TOKEN|SECRET|PASSWORD)\w*$", re.IGNORECASE)
+#: Shorter values are not worth redacting on their own (they would shred ordinary words).
+_MIN_SECRET_CHARS: Final = 8
 
-def configure_logging(fmt: LogFormat = "auto", level: str = "INFO") -> None:
-    """Route structlog and stdlib logging through one renderer on stderr."""
+
+def secrets_from_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """The secret settings of this process's environment (``BROKER_*TOKEN*`` and the like)."""
+    env = os.environ if env is None else env
+    return [value for name, value in env.items() if _SECRET_ENV.match(name) and value]
+
+
+class Redactor:
+    """Replaces secrets and credential-shaped text in a rendered log line."""
+
+    def __init__(self, secrets: Iterable[str | SecretStr | None] = ()) -> None:
+        values: set[str] = set()
+        for secret in secrets:
+            raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+            if raw and len(raw) >= _MIN_SECRET_CHARS:
+                values.update({raw, quote(raw, safe=""), raw.encode("unicode_escape").decode()})
+        # Longest first, so a secret containing another is replaced whole.
+        self._values = sorted(values, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for value in self._values:
+            text = text.replace(value, REDACTED)
+        for pattern, replacement in _SHAPES:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def __call__(self, _logger: Any, _method: str, rendered: Any) -> Any:
+        """The formatter's last processor: it receives the renderer's output."""
+        if isinstance(rendered, str):
+            return self.redact(rendered)
+        if isinstance(rendered, bytes):
+            return self.redact(rendered.decode("utf-8", "replace"))
+        return rendered
+
+
+def _console_renderer() -> structlog.dev.ConsoleRenderer:
+    colors = sys.stderr.isatty()
+    formatter: Any = structlog.dev.plain_traceback
+    if getattr(structlog.dev, "rich", None) is not None:  # rich is a runtime dependency
+        formatter = structlog.dev.RichTracebackFormatter(show_locals=False)
+    return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=formatter)
+
+
+def configure_logging(
+    fmt: LogFormat = "auto", level: str = "INFO", *, secrets: Iterable[str | SecretStr | None] = ()
+) -> None:
+    """Route structlog and stdlib logging through one renderer on stderr, redacted last."""
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"
     shared: list[structlog.types.Processor] = [
@@ -32,7 +102,8 @@ def configure_logging(fmt: LogFormat = "auto", level: str = "INFO") -> None:
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = _console_renderer()
+    redactor = Redactor([*secrets_from_env(), *secrets])
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -43,7 +114,11 @@ def configure_logging(fmt: LogFormat = "auto", level: str = "INFO") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+                redactor,
+            ],
         )
     )
     root = logging.getLogger()
