@@ -28,7 +28,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from producers.gateway.context import annotate, log_fields
 from producers.gateway.errors import error_response
-from producers.gateway.metrics import UNMATCHED, GatewayMetrics
+from producers.gateway.metrics import (
+    OWN_ROUTES,
+    UNMATCHED,
+    GatewayMetrics,
+    method_label,
+    status_label,
+)
 from producers.gateway.validation import ALLOWED_REQUEST_HEADERS
 from schemas.errors import ErrorCode
 from schemas.settings import API_GATEWAY_MAX_HEADER_BYTES
@@ -169,9 +175,12 @@ class GatewayMiddleware:
         if endpoint is None:
             # Starlette's own routes (/openapi.json, /docs) match without naming a route;
             # they have no parameters, so their path is their template.
-            endpoint = scope["path"] if "endpoint" in scope else UNMATCHED
-        method = scope["method"]
-        self.metrics.requests.labels(method=method, endpoint=endpoint, status=str(status)).inc()
+            matched = "endpoint" in scope and scope["path"] in OWN_ROUTES
+            endpoint = scope["path"] if matched else UNMATCHED
+        method = method_label(scope["method"])
+        self.metrics.requests.labels(
+            method=method, endpoint=endpoint, status=status_label(status)
+        ).inc()
         self.metrics.latency.labels(method=method, endpoint=endpoint).observe(elapsed)
         fields = log_fields(scope)
         fields.setdefault("outcome", "success" if status < 400 else "error")
