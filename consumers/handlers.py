@@ -6,7 +6,6 @@ same code runs under the real broker and under TestSQSBroker.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -17,6 +16,7 @@ from structlog.contextvars import bound_contextvars
 
 from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
+from consumers.services.dead_letters import body_fields
 from consumers.services.jobs import JobService, PublishDeletes
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
@@ -192,7 +192,7 @@ class Handlers:
 
     async def on_undecodable(self, body: bytes | str, error: Exception) -> None:
         """A body that does not validate: answer INVALID_REQUEST when it names its request."""
-        fields = _readable_fields(body)
+        fields = body_fields(body)
         request_id, track_id = fields.get("request_id"), fields.get("track_id")
         log.warning(
             "message_rejected",
@@ -246,14 +246,6 @@ class Handlers:
 def _not_routed(type_: str) -> NotImplementedError:
     # unreachable through the subscribers, which refuse a type outside ROUTED_TYPES
     return NotImplementedError(f"no handler for {type_!r} messages yet")
-
-
-def _readable_fields(body: bytes | str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body)
-    except (ValueError, TypeError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def _short(error: Exception) -> str:

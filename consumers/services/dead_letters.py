@@ -39,6 +39,7 @@ from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
 from faststream_sqs.acks import chunks
 from schemas.ids import is_header_value, is_request_id
+from schemas.messages import MessageType
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -47,6 +48,8 @@ log = structlog.get_logger(__name__)
 
 #: SQS's ceiling per ReceiveMessage and per *Batch call.
 BATCH = 10
+#: The values a dead letter's ``type`` may give the ``action`` label; others are "unknown".
+MESSAGE_TYPES = frozenset(t.value for t in MessageType)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class SweepReport:
     answered: int = 0  # DEAD_LETTERED replies written
     already_terminal: int = 0  # the request had its outcome already
     unanswerable: int = 0  # no request id to answer (e.g. a body that is not JSON)
+    failed: int = 0  # answering raised (left for the next full sweep)
 
 
 @dataclass
@@ -156,10 +160,10 @@ class DeadLetterSweeper:
                     break
                 report.read += len(new)
                 for message in new:
-                    await self._answer(queue, message, report)
+                    await self._answer_isolated(queue, message, report)
         finally:
             await self._release(url, list(held.values()))
-        if report.answered:
+        if report.answered or report.failed:
             log.warning(
                 "dlq_swept",
                 queue=queue,
@@ -167,8 +171,26 @@ class DeadLetterSweeper:
                 answered=report.answered,
                 already_terminal=report.already_terminal,
                 unanswerable=report.unanswerable,
+                failed=report.failed,
             )
         return report
+
+    async def _answer_isolated(
+        self, queue: str, message: dict[str, Any], report: SweepReport
+    ) -> None:
+        """One dead letter's answer; whatever it raises stays with it, so one poisonous
+        message never aborts the sweep for the ones behind it. It is not remembered: the
+        next full sweep tries it again."""
+        try:
+            await self._answer(queue, message, report)
+        except Exception as exc:
+            report.failed += 1
+            log.warning(
+                "dlq_answer_failed",
+                queue=queue,
+                message_id=message.get("MessageId"),
+                error=type(exc).__name__,
+            )
 
     async def _answer(self, queue: str, message: dict[str, Any], report: SweepReport) -> None:
         message_id = message["MessageId"]
@@ -184,8 +206,10 @@ class DeadLetterSweeper:
         track_id = fields.get("track_id")
         if not (isinstance(track_id, str) and is_header_value(track_id)):
             track_id = None
+        # A metric label and the reply's action: one of the message types, never the text
+        # a dead letter happens to carry.
         action = fields.get("type")
-        action = action[:32] if isinstance(action, str) and action else "unknown"
+        action = action if action in MESSAGE_TYPES else "unknown"
         record = self.factory.dead_lettered(
             request_id=request_id,
             action=action,
@@ -232,13 +256,19 @@ class DeadLetterSweeper:
                 log.warning("dlq_release_failed", count=len(chunk), error=repr(exc))
 
 
+def body_fields(body: bytes | str) -> dict[str, Any]:
+    """The top-level fields of a JSON object body; ``{}`` for anything else (not JSON, not
+    an object, or nested too deep to parse: a RecursionError is bad input, not a crash)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, TypeError, RecursionError):
+        return {}
+    return dict(parsed) if isinstance(parsed, dict) else {}
+
+
 def _fields(message: dict[str, Any]) -> dict[str, Any]:
     """request_id, type and track_id from the body, else from the message attributes."""
-    try:
-        parsed = json.loads(message.get("Body", ""))
-    except (ValueError, TypeError):
-        parsed = None
-    fields: dict[str, Any] = dict(parsed) if isinstance(parsed, dict) else {}
+    fields = body_fields(message.get("Body", ""))
     for name, value in (message.get("MessageAttributes") or {}).items():
         wanted = name in ("request_id", "type", "track_id") and name not in fields
         if wanted and isinstance(value, dict) and isinstance(value.get("StringValue"), str):

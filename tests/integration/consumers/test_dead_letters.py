@@ -219,3 +219,44 @@ async def test_a_request_dead_lettered_before_any_handler_ran_is_answered(
     assert [(e["request_id"], e["source"]) for e in swept] == [(msg.request_id, "dlq_sweep")]
     peeked = await sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1)
     assert json.loads(peeked["Messages"][0]["Body"])["request_id"] == msg.request_id
+
+
+async def test_one_poisonous_dead_letter_does_not_abort_the_sweep(alloc_env, sqs) -> None:
+    """GIVEN a dead letter nested 16,000 deep (RecursionError in json.loads) ahead of two
+    unanswered ones in its group, and one whose type is an invented string, WHEN the sweep
+    runs, THEN every later dead letter still gets DEAD_LETTERED (the poisonous one too,
+    from its message attributes), and metric labels stay within the known message types."""
+    names = alloc_env.settings.names
+    dlq = await _url(sqs, names.requests_dlq)
+    poison_id = allocate_message("track-poison").request_id
+    poison = '{"request_id": "' + poison_id + '", "x": ' + "[" * 16_000 + "]" * 16_000 + "}"
+    await sqs.send_message(
+        QueueUrl=dlq,
+        MessageBody=poison,
+        MessageGroupId="track-poison",
+        MessageDeduplicationId="p",
+        MessageAttributes={"request_id": {"DataType": "String", "StringValue": poison_id}},
+    )
+    later = [allocate_message("track-poison"), allocate_message("track-poison")]
+    for n, msg in enumerate(later):
+        await _to_dlq(sqs, dlq, msg.model_dump_json(), group="track-poison", dedup=f"l{n}")
+    invented = allocate_message("track-odd")
+    odd = {**json.loads(invented.model_dump_json()), "type": "zq" * 16}
+    await _to_dlq(sqs, dlq, json.dumps(odd), group="track-odd", dedup="o")
+    registry = CollectorRegistry()
+
+    reports = await _sweeper(alloc_env, sqs, Clock(), registry).sweep_once()
+
+    [report] = [r for r in reports if r.queue == names.requests_dlq]
+    assert (report.read, report.answered) == (4, 4)
+    for request_id in (poison_id, *(m.request_id for m in later), invented.request_id):
+        reply = await alloc_env.replies.get(request_id)
+        assert reply is not None and reply.error.code is ErrorCode.DEAD_LETTERED, request_id
+    actions = {
+        sample.labels["action"]
+        for family in registry.collect()
+        if family.name == "broker_replies"
+        for sample in family.samples
+    }
+    assert actions == {"allocate", "unknown"}
+    assert await _depth(sqs, dlq) == (4, 0)

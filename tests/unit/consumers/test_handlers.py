@@ -125,7 +125,13 @@ async def test_an_invalid_body_naming_its_request_gets_an_invalid_request_reply(
 
 @pytest.mark.parametrize(
     "body",
-    ["{not json", "[]", '{"request_id": "bad id with spaces"}', '{"type": "allocate"}'],
+    [
+        "{not json",
+        "[]",
+        '{"request_id": "bad id with spaces"}',
+        '{"type": "allocate"}',
+        "[" * 16_000,  # RecursionError in json.loads: bad input, not a handler crash
+    ],
 )
 async def test_an_invalid_body_without_a_usable_request_id_writes_nothing(body: str) -> None:
     h, replies, _ = handlers()
