@@ -55,19 +55,19 @@ def grants(actions: list[str], resources: list[str]) -> set[tuple[str, str, str]
 def test_each_role_may_do_exactly_what_it_uses() -> None:
     ev = plan()
     a = arns(ev)
-    consumer_queues = [a["requests"], a["requests_dlq"], a["jobs"], a["jobs_dlq"]]
+    sources, dlqs = [a["requests"], a["jobs"]], [a["requests_dlq"], a["jobs_dlq"]]
+    # On the DLQs everything but DeleteMessage: the sweep reads dead letters without
+    # consuming them and the `dlq` reject policy sends to them; nothing deletes there.
+    on_dlqs = [
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    ]
     expected = {
-        "sandbox-broker-consumer-task": grants(
-            [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:SendMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:GetQueueUrl",
-            ],
-            consumer_queues,
-        )
+        "sandbox-broker-consumer-task": grants([*on_dlqs, "sqs:DeleteMessage"], sources)
+        | grants(on_dlqs, dlqs)
         | grants(
             [
                 "dynamodb:GetItem",

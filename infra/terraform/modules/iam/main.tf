@@ -6,8 +6,6 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  # Every queue the consumer reads, acknowledges, extends, or moves a message to.
-  consumer_queue_arns = concat(values(var.queue_arns), values(var.dlq_arns))
 }
 
 # ---------------------------------------------------------------------------------------
@@ -83,10 +81,7 @@ data "aws_iam_policy_document" "consumer_task" {
   statement {
     sid = "Queues"
     # Batch calls (DeleteMessageBatch, SendMessageBatch, ChangeMessageVisibilityBatch) are
-    # authorised by these same actions. SendMessage: cleanup fans out to the job queue and
-    # the `dlq` reject policy moves a message to its DLQ itself. On the DLQs, Receive and
-    # ChangeMessageVisibility serve the DLQ sweep, which reads dead letters without
-    # consuming them to answer requests that no handler finished DEAD_LETTERED.
+    # authorised by these same actions. SendMessage: cleanup fans out to the job queue.
     actions = [
       "sqs:ChangeMessageVisibility",
       "sqs:DeleteMessage",
@@ -95,7 +90,24 @@ data "aws_iam_policy_document" "consumer_task" {
       "sqs:ReceiveMessage",
       "sqs:SendMessage",
     ]
-    resources = local.consumer_queue_arns
+    resources = values(var.queue_arns)
+  }
+
+  statement {
+    sid = "DeadLetterQueues"
+    # No DeleteMessage: nothing in the consumer consumes a dead letter (operators replay
+    # or purge them with their own credentials). Receive and ChangeMessageVisibility serve
+    # the DLQ sweep, which reads dead letters without consuming them to answer requests
+    # that no handler finished DEAD_LETTERED; SendMessage the `dlq` reject policy, which
+    # moves a message to its DLQ itself.
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]
+    resources = values(var.dlq_arns)
   }
 
   statement {
