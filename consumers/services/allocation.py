@@ -26,7 +26,7 @@ from consumers.stores.pool import (
     TrackAlreadyHasSandbox,
     TrackPointer,
 )
-from schemas.errors import NoSandboxesAvailableError, NotSandboxOwnerError, SandboxNotFoundError
+from schemas.errors import NoSandboxesAvailableError, SandboxNotFoundError
 from schemas.messages import AllocateMessage, ReleaseMessage
 from schemas.pool import SandboxStatus
 from schemas.replies import AllocateResult, ReleaseResult, ReplyRecord, ReplyStatus
@@ -188,17 +188,9 @@ class AllocationService:
             case ReplyAlreadyWritten(reply=reply):
                 stored, label = reply, "idempotent"
             case ReleaseRefused(current=current):
-                if current is None:
-                    answer = self._reply_factory.failed(
-                        request_id=msg.request_id,
-                        action=msg.type,
-                        track_id=msg.track_id,
-                        error=SandboxNotFoundError(f"sandbox {msg.sandbox_id} does not exist"),
-                        attempts=attempts,
-                    )
-                    label = "not_found"
-                elif (
-                    current.allocated_to_track == msg.track_id
+                if (
+                    current is not None
+                    and current.allocated_to_track == msg.track_id
                     and current.status in RELEASED_STATUSES
                 ):
                     answer = self._reply_factory.succeeded(
@@ -212,16 +204,18 @@ class AllocationService:
                     )
                     label = "idempotent"
                 else:
+                    # Unknown or another track's: one answer, so a release tells a stranger
+                    # no more than GET /v1/sandboxes/{id} does (404 for both).
                     answer = self._reply_factory.failed(
                         request_id=msg.request_id,
                         action=msg.type,
                         track_id=msg.track_id,
-                        error=NotSandboxOwnerError(
-                            f"sandbox {msg.sandbox_id} is not allocated to this track"
+                        error=SandboxNotFoundError(
+                            f"sandbox {msg.sandbox_id} not found for this track"
                         ),
                         attempts=attempts,
                     )
-                    label = "not_owner"
+                    label = "not_found" if current is None else "not_owner"
                 stored = await self._pool.replies.put(answer)
         self._metrics.mark_for_deletion_total.labels(outcome=label).inc()
         log.info(

@@ -96,11 +96,19 @@ async def test_release_is_owner_only_and_idempotent(alloc_env) -> None:
     repeat = await svc.release(release_message("track-a", sid))
     unknown = await svc.release(release_message("track-a", "no-such-sandbox"))
 
-    assert stranger.error.code is ErrorCode.NOT_SANDBOX_OWNER
+    # A stranger learns nothing about another track's sandbox: the same answer as an
+    # unknown id (GET /v1/sandboxes/{id} answers both 404 alike).
+    assert stranger.error.code is ErrorCode.SANDBOX_NOT_FOUND
     assert released.status is ReplyStatus.SUCCEEDED
     assert released.result == {"sandbox_id": sid, "status": "pending_deletion", "idempotent": False}
     assert repeat.result["idempotent"] is True
     assert unknown.error.code is ErrorCode.SANDBOX_NOT_FOUND
+    assert stranger.error.message.replace(sid, "ID") == unknown.error.message.replace(
+        "no-such-sandbox", "ID"
+    )
+    assert stranger.error.model_dump(exclude={"message"}) == unknown.error.model_dump(
+        exclude={"message"}
+    )
     assert (await alloc_env.pool.get_sandbox(sid)).status is SandboxStatus.PENDING_DELETION
     assert await alloc_env.pool.get_pointer("track-a") is None
 
