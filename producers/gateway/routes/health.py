@@ -1,18 +1,27 @@
-"""Health routes: liveness, readiness (SQS and DynamoDB answer) and Prometheus metrics."""
+"""Health routes: liveness, readiness (SQS and DynamoDB answer) and Prometheus metrics.
+
+They need no token (probes and scrapers have none), so readiness tells an anonymous caller
+only which kind of dependency failed (``sqs``, ``dynamodb``) and the AWS error code; the
+queue and table names go to the log line and, with the admin token, into the answer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any, Final
 
-from fastapi import APIRouter
+import structlog
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from producers.gateway.auth import Role
 from producers.gateway.gateway import Gateway
 from producers.gateway.openapi import NO_SECURITY, HealthBody, NotReadyBody, ReadyBody
 from schemas.errors import ErrorCode
 from schemas.replies import ErrorBody
+
+log = structlog.get_logger("producers.gateway")
 
 #: A readiness probe that cannot tell within this long counts as not ready.
 READY_TIMEOUT_S: Final = 5.0
@@ -39,11 +48,15 @@ def health_routes(gw: Gateway) -> APIRouter:
         response_model=None,
         responses={
             200: {"model": ReadyBody, "description": "Ready"},
-            503: {"model": NotReadyBody, "description": "A dependency failed; `checks` names it"},
+            503: {
+                "model": NotReadyBody,
+                "description": "A dependency failed; `checks` says which (its name only to "
+                "the admin token)",
+            },
         },
         openapi_extra=quiet,
     )
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         async def queue() -> None:
             url = await gw.enqueuer.queue_url(names.requests_queue)
             await gw.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
@@ -52,18 +65,26 @@ def health_routes(gw: Gateway) -> APIRouter:
             await gw.ddb.describe_table(TableName=names.replies_table)
 
         probes = {
-            f"sqs:{names.requests_queue}": queue(),
-            f"dynamodb:{names.replies_table}": table(),
+            ("sqs", f"sqs:{names.requests_queue}"): queue(),
+            ("dynamodb", f"dynamodb:{names.replies_table}"): table(),
         }
         results = await asyncio.gather(
             *(asyncio.wait_for(p, READY_TIMEOUT_S) for p in probes.values()),
             return_exceptions=True,
         )
-        checks = {
-            name: "ok" if not isinstance(result, BaseException) else _failure(result)
-            for name, result in zip(probes, results, strict=True)
+        named = Role.ADMIN in gw.auth.roles(request.headers)
+        states = {
+            key: "ok" if not isinstance(result, BaseException) else _failure(result)
+            for key, result in zip(probes, results, strict=True)
         }
+        checks = {(full if named else kind): state for (kind, full), state in states.items()}
         failed = [name for name, state in checks.items() if state != "ok"]
+        if failed:
+            log.warning(
+                "not_ready",
+                failed=[full for (_, full), state in states.items() if state != "ok"],
+                checks={full: state for (_, full), state in states.items()},
+            )
         if not failed:
             return JSONResponse(ReadyBody(status="ready", checks=checks).model_dump())
         message = "not ready: " + ", ".join(f"{name} ({checks[name]})" for name in failed)

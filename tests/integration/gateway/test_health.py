@@ -1,4 +1,5 @@
-"""Health routes need no token; readiness names the queue or table that does not answer."""
+"""Health routes need no token; readiness says which dependency does not answer, naming the
+queue or table only to the admin token (anonymous callers never learn internal names)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from producers.gateway import create_app
 from schemas.settings import CommonSettings
-from tests.integration.gateway.helpers import GatewayEnv, gateway_settings
+from tests.integration.gateway.helpers import ADMIN, GatewayEnv, gateway_settings
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,9 @@ async def test_ready_when_the_queue_and_table_answer(gw: GatewayEnv) -> None:
     response = await gw.client.get("/readyz")
     assert response.status_code == 200
     names = gw.settings.names
-    assert response.json() == {
+    assert response.json() == {"status": "ready", "checks": {"sqs": "ok", "dynamodb": "ok"}}
+    named = await gw.client.get("/readyz", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert named.json() == {
         "status": "ready",
         "checks": {f"sqs:{names.requests_queue}": "ok", f"dynamodb:{names.replies_table}": "ok"},
     }
@@ -29,11 +32,16 @@ async def test_not_ready_names_each_missing_dependency(moto_url: str, sqs: Any, 
     settings = gateway_settings(
         CommonSettings(name_prefix="absent-", aws_endpoint_url=moto_url), track_token="x"
     )
+    admin = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
     app = create_app(settings, sqs=sqs, ddb=ddb)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gw.test"
     ) as client:
-        response = await client.get("/readyz")
+        anonymous = await client.get("/readyz")
+        assert anonymous.status_code == 503
+        assert set(anonymous.json()["checks"]) == {"sqs", "dynamodb"}
+        assert "absent-" not in anonymous.text
+        response = await client.get("/readyz", headers=admin)
         assert response.status_code == 503
         body = response.json()
         assert body["status"] == "not_ready"

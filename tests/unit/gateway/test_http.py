@@ -451,23 +451,33 @@ async def test_allocate_enqueues_one_message_and_answers_202(
 # health, metrics, logs, OpenAPI ------------------------------------------------------------
 
 
-async def test_healthz_always_200_and_readyz_names_the_failing_dependency(
+async def test_healthz_always_200_and_readyz_names_resources_to_the_admin_only(
     client: httpx.AsyncClient, fake_ddb: FakeDDB
 ) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert set(ready.json()["checks"].values()) == {"ok"}
+    assert ready.json()["checks"] == {"sqs": "ok", "dynamodb": "ok"}
     fake_ddb.fail = TimeoutError()
-    not_ready = await client.get("/readyz")
+    with capture_logs() as logs:
+        not_ready = await client.get("/readyz")
     assert not_ready.status_code == 503
     body = not_ready.json()
     assert body["error"]["code"] == "QUEUE_UNAVAILABLE"
-    assert "dynamodb:sandbox-replies" in body["error"]["message"]
-    assert body["checks"] == {
+    assert body["checks"] == {"sqs": "ok", "dynamodb": "error: TimeoutError"}
+    # an anonymous caller learns which kind of dependency failed, never its name
+    assert "sandbox-" not in not_ready.text
+    [line] = [e for e in logs if e["event"] == "not_ready"]
+    assert line["failed"] == ["dynamodb:sandbox-replies"]  # operators read it in the log
+    for headers in ({"Authorization": "Bearer wrong"}, track_headers()):
+        assert "sandbox-" not in (await client.get("/readyz", headers=headers)).text
+    named = await client.get("/readyz", headers=admin_headers())
+    assert named.status_code == 503
+    assert named.json()["checks"] == {
         "sqs:sandbox-requests.fifo": "ok",
         "dynamodb:sandbox-replies": "error: TimeoutError",
     }
+    assert "dynamodb:sandbox-replies" in named.json()["error"]["message"]
     assert (await client.get("/healthz")).status_code == 200
 
 
