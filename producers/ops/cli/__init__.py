@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from producers.ops.cli import dlq_purge as _dlq_purge  # noqa: F401  (registers `dlq purge`)
 from producers.ops.cli.dlq import dlq_app
 from producers.ops.cli.jobs import jobs_app
 from producers.ops.cli.pool import pool_app

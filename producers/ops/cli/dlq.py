@@ -1,6 +1,7 @@
-"""``dlq list | show | replay | purge``: the dead-letter queues, from a terminal or a script.
+"""``dlq list | show | replay``: the dead-letter queues, from a terminal or a script
+(``purge`` is in ``dlq_purge``, registered on the same ``dlq_app``).
 
-(Over 400 lines: four commands whose help texts and examples are a third of the module.)
+(Over 400 lines: three commands whose help texts and examples are a third of the module.)
 """
 
 from __future__ import annotations
@@ -413,38 +414,3 @@ def _replay_dry_run(
                 f"{p.pair.kind} DLQ: about {p.not_reached} more not reached by reading "
                 "(a replay reaches them as it deletes what it replayed)."
             )
-
-
-@dlq_app.command("purge")
-@reflowed
-def dlq_purge(
-    queue: QueueOpt = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Required: purging deletes messages for good.")
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Delete every message in a DLQ (both DLQs unless --queue). Requires --yes.
-
-    SQS allows one purge per queue per 60 s. Without --yes it refuses with exit 2.
-
-    Examples:
-
-      sandbox-broker dlq purge --queue jobs --yes
-    """
-    if not yes:
-        fail(
-            "refusing to purge without --yes (purged messages cannot be recovered)", ExitCode.USAGE
-        )
-    settings = load_settings()
-    pairs = dlq.dlq_pairs(settings.names, _kind(queue))
-
-    async def work(c: AwsClients) -> dict[str, int]:
-        return {p.dlq: await dlq.purge(c.sqs, pair=p) for p in pairs}
-
-    purged = run(settings, work)
-    if as_json:
-        print_json({"purged": purged})
-        return
-    for name, n in purged.items():
-        out.print(f"purged {name} (about {n} message(s))")

@@ -2,7 +2,7 @@
 
 ``model`` (pairs, dead letters, selectors), ``peek`` (non-consuming reads and the reply
 rows that explain them), ``replay`` (crash-safe, ordered replay; SQS's native move),
-``purge``, and ``sqs`` (the receive and receipt-handle batches they share).
+``purge`` (export, answer, delete), and ``sqs`` (the receive and receipt-handle batches they share).
 """
 
 from producers.ops.dlq.model import (
@@ -15,7 +15,7 @@ from producers.ops.dlq.model import (
     dlq_pairs,
 )
 from producers.ops.dlq.peek import Peek, attach_reasons, find, get_replies, peek, peek_pairs
-from producers.ops.dlq.purge import purge
+from producers.ops.dlq.purge import PURGED_REASON, Purge, PurgeReport, export_line, purged_reply
 from producers.ops.dlq.replay import (
     Replay,
     ReplayHooks,
@@ -27,11 +27,14 @@ from producers.ops.dlq.replay import (
 from producers.ops.dlq.sqs import delete, release, set_visibility
 
 __all__ = [
+    "PURGED_REASON",
     "QUEUE_KINDS",
     "REJECT_REASON_ATTRIBUTE",
     "DeadLetter",
     "DlqPair",
     "Peek",
+    "Purge",
+    "PurgeReport",
     "Replay",
     "ReplayHooks",
     "ReplayReport",
@@ -40,11 +43,12 @@ __all__ = [
     "by_group",
     "delete",
     "dlq_pairs",
+    "export_line",
     "find",
     "get_replies",
     "peek",
     "peek_pairs",
-    "purge",
+    "purged_reply",
     "release",
     "replay_attributes",
     "replay_dedup_id",

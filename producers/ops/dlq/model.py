@@ -75,7 +75,7 @@ class DeadLetter:
     def parsed_body(self) -> Any:
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             return self.body
 
     @property

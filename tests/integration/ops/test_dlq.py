@@ -266,7 +266,7 @@ async def test_replay_and_purge_refuse_without_yes(stack: Stack) -> None:
 
     done = await run_cli(["dlq", "purge", "--queue", "requests", "--yes", "--json"], stack.env)
     assert done.exit_code == 0, done.stderr
-    assert done.json() == {"purged": {stack.names.requests_dlq: 6}}
+    assert done.json()["purged"] == {stack.names.requests_dlq: 6}
     await stack.wait_depth(stack.names.requests_dlq, 0)
     await stack.wait_depth(stack.names.jobs_dlq, 1)
 

@@ -65,6 +65,22 @@ def test_purge_without_yes_refuses_with_exit_2() -> None:
     assert result.stderr.startswith("error: refusing to purge without --yes")
 
 
+def test_purge_requires_the_queue() -> None:
+    result = runner.invoke(app, ["dlq", "purge", "--yes"], env=ENV)
+    assert result.exit_code == 2
+    assert "--queue" in result.stderr
+
+
+def test_purge_refuses_an_export_file_that_exists(tmp_path: Path) -> None:
+    existing = tmp_path / "dead.jsonl"
+    existing.write_text("keep me\n")
+    args = ["dlq", "purge", "--queue", "jobs", "--export", str(existing), "--yes"]
+    result = runner.invoke(app, args, env=ENV)
+    assert result.exit_code == 2
+    assert "exists" in result.stderr
+    assert existing.read_text() == "keep me\n"
+
+
 def test_replay_without_yes_and_without_a_terminal_refuses_with_exit_2() -> None:
     result = runner.invoke(app, ["dlq", "replay"], env=ENV)
     assert result.exit_code == 2
