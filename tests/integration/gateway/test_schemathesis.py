@@ -45,7 +45,8 @@ CHECKS = [
 ]
 
 
-def _generate(doc: dict[str, Any]) -> list[Case]:
+def generate_cases(doc: dict[str, Any], examples: int = EXAMPLES) -> list[Case]:
+    """Positive and negative cases for every operation of ``doc`` (derandomized)."""
     schema = schemathesis.openapi.from_dict(doc)
     cases: list[Case] = []
     for result in schema.get_all_operations():
@@ -53,7 +54,7 @@ def _generate(doc: dict[str, Any]) -> list[Case]:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @settings(
-                max_examples=EXAMPLES,
+                max_examples=examples,
                 database=None,
                 deadline=None,
                 derandomize=True,
@@ -69,15 +70,17 @@ def _generate(doc: dict[str, Any]) -> list[Case]:
     return cases
 
 
-def _token(path: str, index: int) -> str | None:
+def case_token(path: str, index: int) -> str | None:
     if index % 11 == 0:  # now and then, no token at all
         return None
     return ADMIN if path.startswith("/v1/admin/") else TRACK
 
 
-async def _send(client: httpx.AsyncClient, case: Case, token: str | None) -> httpx.Response:
+async def send_case(
+    client: httpx.AsyncClient, case: Case, token: str | None, base_url: str = "http://gw.test"
+) -> httpx.Response:
     auth = {"Authorization": f"Bearer {token}"} if token else {}
-    kwargs = case.as_transport_kwargs(base_url="http://gw.test", headers=auth)
+    kwargs = case.as_transport_kwargs(base_url=base_url, headers=auth)
     content: Any = kwargs.get("data")
     if "json" in kwargs:
         content = httpx.Request("POST", "http://x", json=kwargs["json"]).content
@@ -102,14 +105,14 @@ async def test_the_gateway_answers_every_generated_case_within_its_schema(
         admin_rate_limit_burst=1_000,
     )
     app = create_app(config, sqs=sqs, ddb=ddb)
-    cases = _generate(app.openapi())
+    cases = generate_cases(app.openapi())
     assert len(cases) > 200
     failures: list[str] = []
     statuses: set[int] = set()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
         for index, case in enumerate(cases):
-            response = await _send(client, case, _token(case.operation.path, index))
+            response = await send_case(client, case, case_token(case.operation.path, index))
             statuses.add(response.status_code)
             try:
                 case.validate_response(response, checks=CHECKS)
