@@ -6,11 +6,12 @@ filters and Insights queries work on them unchanged.
 
 No token reaches a log line or a traceback, in any format: console tracebacks never show
 local variables (rich's ``show_locals`` printed every frame's headers, 16 copies of a
-bearer token in one 500), and every rendered line — message, fields, traceback, JSON or
-console — passes through ``Redactor`` last: the secrets this process knows (the
-``BROKER_*TOKEN*`` / ``BROKER_*SECRET*`` settings of its environment and any passed in),
-raw or URL-encoded, and anything shaped like a credential (``Bearer …``, ``Token …``,
-``Basic …``, signed track tokens ``sbt1.…``) become ``[REDACTED]``.
+bearer token in one 500); fields named like a credential (``authorization``, ``*token``,
+``*secret``, ``*password``) show no value; and every rendered line (message, fields,
+traceback; JSON or console) passes through ``Redactor`` last: the secrets this process
+knows (the ``BROKER_*TOKEN*`` / ``BROKER_*SECRET*`` settings of its environment and any
+passed in), raw or URL-encoded, and anything shaped like a credential (``Bearer …``,
+``Token …``, ``Basic …``, signed track tokens ``sbt1.…``) become ``[REDACTED]``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ class Redactor:
         return rendered
 
 
+#: Event fields whose values are secrets by name (``token_id`` and the like are not).
+_SECRET_KEY: Final = re.compile(r"(?i)^(authorization|cookie|.*token|.*secret|.*password)$")
+
+
+def redact_secret_fields(_logger: Any, _method: str, event_dict: Any) -> Any:
+    """An event field named like a credential never shows its value, whatever it is."""
+    for key in list(event_dict):
+        if isinstance(key, str) and _SECRET_KEY.match(key) and event_dict[key] is not None:
+            event_dict[key] = REDACTED
+    return event_dict
+
+
 def _console_renderer() -> structlog.dev.ConsoleRenderer:
     colors = sys.stderr.isatty()
     formatter: Any = structlog.dev.plain_traceback
@@ -96,6 +109,7 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        redact_secret_fields,
     ]
     renderer: structlog.types.Processor
     if fmt == "json":

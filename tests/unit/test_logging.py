@@ -21,6 +21,7 @@ from infra.logging import REDACTED, Redactor, configure_logging
 TOKEN = "trk-9f2c1d7e4b8a6c3f0e5d2a1b"
 SIGNED = "sbt1.eyJ0ZW5hbnQiOiJhY21lIiwidHJhY2tfaWQiOiJ0LTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 OTHER = "never-configured-token-abcdefgh"
+UNKNOWN = "shaped-like-nothing-0123456789"
 
 
 @pytest.fixture
@@ -62,10 +63,12 @@ def test_no_token_in_any_line_or_traceback(fmt: str, stderr: io.StringIO) -> Non
         logging.getLogger(f"stdlib.{fmt}").exception("stdlib side: %s", TOKEN)
     log.info("plain", token=TOKEN, signed=SIGNED, quoted=quote(f"Bearer {OTHER}"))
     log.warning("csp_failed", header=f"Authorization: Token {OTHER}")
+    log.info("by_name", csp_token=UNKNOWN, authorization=UNKNOWN, token_id="tok_1")
     text = stderr.getvalue()
     assert "RuntimeError" in text and "unhandled_error" in text and "csp_failed" in text
     assert "_fail_with_secrets_in_locals" in text  # the traceback is there, only redacted
-    for secret in (TOKEN, SIGNED, OTHER, quote(TOKEN)):
+    assert "tok_1" in text  # a token's id is not a secret
+    for secret in (TOKEN, SIGNED, OTHER, quote(TOKEN), UNKNOWN):
         assert secret not in text, (secret, text)
     assert REDACTED in text
 
@@ -90,3 +93,15 @@ def test_redactor_keeps_ordinary_text_and_replaces_known_secrets_in_every_encodi
     for shown in (TOKEN, quote(TOKEN, safe=""), f"b'{TOKEN}'"):
         assert TOKEN not in redactor.redact(shown)
     assert redactor.redact("bearer abc.def") == f"bearer {REDACTED}"
+
+
+def test_no_cli_prints_rich_tracebacks_with_locals() -> None:
+    """typer's pretty exceptions show every frame's locals (a --token among them): every
+    app that can be an entry point turns them off."""
+    from infra.cli import app as root
+    from producers.cli import gateway_app, track_app
+    from producers.loadgen.cli import loadgen_app
+    from producers.ops.cli import app as ops
+
+    for app in (root, gateway_app, track_app, loadgen_app, ops):
+        assert not (app.pretty_exceptions_enable and app.pretty_exceptions_show_locals), app.info
