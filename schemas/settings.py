@@ -49,6 +49,15 @@ class CommonSettings(BaseSettings):
     reply_ttl_s: int = Field(86_400, ge=60)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    tenant_cache_ttl_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "v2: how long a tenant / token lookup is cached by the gateway, the consumer and "
+            "the read Lambda (a rotation or revocation takes at most this long)"
+        ),
+    )
 
     @property
     def names(self) -> ResourceNames:
@@ -199,12 +208,6 @@ class GatewaySettings(CommonSettings):
             "v2: consumer /metrics URLs whose broker_* series this gateway's /metrics also "
             "serves, each once (comma-separated; the embedded stack sets it)"
         ),
-    )
-    tenant_cache_ttl_s: float = Field(
-        30.0,
-        ge=0,
-        le=3600,
-        description="v2: how long a tenant / token lookup is cached (rotation takes this long)",
     )
 
     @field_validator("cors_origins", "metrics_federate_urls", mode="before")

@@ -53,6 +53,7 @@ module "dynamodb" {
 
   pool_table_name     = local.names.pool_table
   replies_table_name  = local.names.replies_table
+  tenants_table_name  = local.names.tenants_table
   deletion_protection = var.deletion_protection
 }
 
