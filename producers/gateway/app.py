@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from consumers.stores.tenants import TenantDirectory, TenantStore
 from producers.gateway.auth import Authenticator
 from producers.gateway.cursor import CursorCodec
 from producers.gateway.errors import install_error_handlers
@@ -29,7 +30,7 @@ from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.middleware import GatewayMiddleware
 from producers.gateway.openapi import build_openapi
 from producers.gateway.queues import Enqueuer
-from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.ratelimit import RateLimiter, TenantRateLimiter
 from producers.gateway.routes.admin import admin_routes
 from producers.gateway.routes.code import code_routes
 from producers.gateway.routes.health import health_routes
@@ -54,13 +55,21 @@ def _reads(settings: GatewaySettings, *, ddb: DynamoDBClient, metrics: GatewayMe
     return Reads(
         settings=settings,
         ddb=ddb,
-        auth=Authenticator(track_token=settings.track_token, admin_token=settings.admin_token),
+        auth=Authenticator(
+            track_token=settings.track_token,
+            admin_token=settings.admin_token,
+            tenants=TenantDirectory(
+                TenantStore(ddb, table=names.tenants_table), ttl_s=settings.tenant_cache_ttl_s
+            ),
+            signing_secret=settings.token_signing_secret,
+        ),
         track_limiter=RateLimiter(
             per_min=settings.rate_limit_per_min, burst=settings.rate_limit_burst
         ),
         admin_limiter=RateLimiter(
             per_min=settings.admin_rate_limit_per_min, burst=settings.admin_rate_limit_burst
         ),
+        tenant_limiter=TenantRateLimiter(),
         store=GatewayStore(ddb, pool_table=names.pool_table, replies_table=names.replies_table),
         cursors=_cursor_codec(settings),
         metrics=metrics,
@@ -119,7 +128,10 @@ def create_code_app(settings: GatewaySettings, *, ddb: DynamoDBClient) -> FastAP
     """
     metrics = GatewayMetrics()
     reads = replace(
-        _reads(settings, ddb=ddb, metrics=metrics), track_limiter=None, admin_limiter=None
+        _reads(settings, ddb=ddb, metrics=metrics),
+        track_limiter=None,
+        admin_limiter=None,
+        tenant_limiter=None,
     )
     app = _app(settings, metrics, title="Sandbox Broker read Lambda", docs=False)
     app.include_router(code_routes(reads))
