@@ -14,6 +14,7 @@ handlers and code routes, nothing else.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -50,18 +51,29 @@ def _cursor_codec(settings: GatewaySettings) -> CursorCodec:
     return CursorCodec(secrets.token_bytes(32))
 
 
-def _reads(settings: GatewaySettings, *, ddb: DynamoDBClient, metrics: GatewayMetrics) -> Reads:
+def _reads(
+    settings: GatewaySettings,
+    *,
+    ddb: DynamoDBClient,
+    metrics: GatewayMetrics,
+    clock: Callable[[], float] | None = None,
+) -> Reads:
+    """``clock`` (tests) replaces both the tenant cache's and the token expiry's clock."""
     names = settings.names
+    tenants = TenantDirectory(
+        TenantStore(ddb, table=names.tenants_table),
+        ttl_s=settings.tenant_cache_ttl_s,
+        **({"clock": clock} if clock is not None else {}),
+    )
     return Reads(
         settings=settings,
         ddb=ddb,
         auth=Authenticator(
             track_token=settings.track_token,
             admin_token=settings.admin_token,
-            tenants=TenantDirectory(
-                TenantStore(ddb, table=names.tenants_table), ttl_s=settings.tenant_cache_ttl_s
-            ),
+            tenants=tenants,
             signing_secret=settings.token_signing_secret,
+            **({"clock": clock} if clock is not None else {}),
         ),
         track_limiter=RateLimiter(
             per_min=settings.rate_limit_per_min, burst=settings.rate_limit_burst
@@ -98,10 +110,17 @@ def _app(settings: GatewaySettings, metrics: GatewayMetrics, *, title: str, docs
     return app
 
 
-def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient) -> FastAPI:
-    """The gateway app on ready aiobotocore clients (the caller owns and closes them)."""
+def create_app(
+    settings: GatewaySettings,
+    *,
+    sqs: SQSClient,
+    ddb: DynamoDBClient,
+    clock: Callable[[], float] | None = None,
+) -> FastAPI:
+    """The gateway app on ready aiobotocore clients (the caller owns and closes them);
+    ``clock`` is a test hook (tenant cache TTL and signed-token expiry)."""
     metrics = GatewayMetrics()
-    reads = _reads(settings, ddb=ddb, metrics=metrics)
+    reads = _reads(settings, ddb=ddb, metrics=metrics, clock=clock)
     federation = None
     if settings.metrics_federate_urls:
         federation = Federation(
@@ -120,7 +139,9 @@ def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient
     return app
 
 
-def create_code_app(settings: GatewaySettings, *, ddb: DynamoDBClient) -> FastAPI:
+def create_code_app(
+    settings: GatewaySettings, *, ddb: DynamoDBClient, clock: Callable[[], float] | None = None
+) -> FastAPI:
     """The read Lambda's app: ``code_routes`` alone, on a DynamoDB client the caller owns.
 
     No rate limiter: API Gateway (WAF rules, usage plans, stage throttling) counts every
@@ -128,7 +149,7 @@ def create_code_app(settings: GatewaySettings, *, ddb: DynamoDBClient) -> FastAP
     """
     metrics = GatewayMetrics()
     reads = replace(
-        _reads(settings, ddb=ddb, metrics=metrics),
+        _reads(settings, ddb=ddb, metrics=metrics, clock=clock),
         track_limiter=None,
         admin_limiter=None,
         tenant_limiter=None,
