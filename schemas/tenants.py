@@ -191,3 +191,33 @@ def verify_signed(token: str, *, key: bytes) -> SignedClaims:
 
 def valid_track_for_signing(tenant: str, track_id: str) -> bool:
     return is_tenant_name(tenant) and is_header_value(track_id)
+
+
+def mint_for(
+    config: TenantConfig, track_id: str, *, ttl_s: int, secret: str, now: float
+) -> tuple[str, int]:
+    """A signed token binding ``track_id`` of the tenant for ``ttl_s``, and its expiry.
+
+    One implementation for ``tenants mint`` and ``POST /v1/admin/tenants/{name}/track-tokens``.
+    """
+    if not MIN_SIGNED_TTL_S <= ttl_s <= MAX_SIGNED_TTL_S:
+        raise ValueError(f"ttl must be {MIN_SIGNED_TTL_S}-{MAX_SIGNED_TTL_S} seconds")
+    if not is_header_value(track_id):
+        raise ValueError("track_id must be 1-128 chars of [A-Za-z0-9._:@-]")
+    exp = int(now) + ttl_s
+    claims = SignedClaims(tenant=config.name, track_id=track_id, exp=exp)
+    key = tenant_signing_key(secret, config.name, config.key_version)
+    return mint_signed(claims, key=key), exp
+
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str) -> int:
+    """``90``, ``90s``, ``30m``, ``6h``, ``1d`` as seconds; ValueError otherwise."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:], None) if value else None
+    number = value[:-1] if unit is not None else value
+    if not number.isdigit() or len(number) > 9:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 6h, 1d)")
+    return int(number) * (unit or 1)
