@@ -112,6 +112,10 @@ class Authenticator:
         self._signing_secret = signing_secret
         self._clock = clock
 
+    def now(self) -> float:
+        """The clock signed tokens expire by (epoch seconds; a test hook replaces it)."""
+        return self._clock()
+
     def require(self, headers: Headers, *allowed: Role) -> Role:
         """Admin routes, synchronously: the admin token, else 403 for the settings' track
         token and 401 for anything else.

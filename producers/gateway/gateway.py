@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
 
+    from consumers.stores.tenants import TenantDirectory
+
 #: Advice to plain HTTP clients polling a request (the track client polls sooner).
 POLL_AFTER_S: Final = 1
 #: A readiness probe that cannot tell within this long counts as not ready.
@@ -80,6 +82,8 @@ class Reads:
     settings: GatewaySettings
     ddb: DynamoDBClient
     auth: Authenticator
+    #: The tenants store behind the auth's cache (admin: mint signed track tokens).
+    tenants: TenantDirectory
     track_limiter: RateLimiter | None
     admin_limiter: RateLimiter | None
     #: Each tenant's own budget (its ``rate_per_min``), or None (API Gateway counts it).
