@@ -21,7 +21,7 @@ from consumers.services.jobs import JobService, PublishDeletes
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
 from schemas.errors import InvalidRequestError, SandboxError
-from schemas.ids import is_header_value, is_request_id
+from schemas.ids import DEFAULT_TENANT, is_header_value, is_request_id, tenant_or_default
 from schemas.messages import (
     AllocateMessage,
     CleanupJob,
@@ -210,6 +210,7 @@ class Handlers:
             request_id=request_id,
             action=str(action)[:32],
             track_id=track_id,
+            tenant=tenant_or_default(fields.get("tenant")),
             error=InvalidRequestError(f"the message did not validate: {_short(error)}"),
             attempts=1,
         )
@@ -228,6 +229,7 @@ class Handlers:
             request_id=message.request_id,
             action=message.type,
             track_id=track_id,
+            tenant=getattr(message, "tenant", DEFAULT_TENANT),
             attempts=delivery.receive_count,
             reason=type(exc).__name__,
         )

@@ -23,7 +23,7 @@ from infra.provision import provision
 from producers.cli import gateway_app, track_app
 from producers.exits import ExitCode, fail
 from producers.loadgen.cli import loadgen_app
-from producers.ops.cli import dlq_app, jobs_app, pool_app, status
+from producers.ops.cli import dlq_app, jobs_app, pool_app, status, tenants_app
 from producers.smoke.cli import smoke
 from schemas.settings import CommonSettings
 
@@ -41,6 +41,7 @@ app.add_typer(track_app, name="track")
 app.add_typer(pool_app, name="pool")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(tenants_app, name="tenants")
 app.command("status")(status)
 app.add_typer(loadgen_app, name="loadgen")
 app.command("smoke")(smoke)

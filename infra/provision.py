@@ -131,6 +131,18 @@ def table_specs(settings: CommonSettings) -> list[TableSpec]:
             attribute_definitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
             ttl_attribute="ttl",
         ),
+        # v2: tenant configs and token hashes (schemas/tenants.py has the item layout).
+        TableSpec(
+            name=names.tenants_table,
+            key_schema=[
+                {"AttributeName": "PK", "KeyType": "HASH"},
+                {"AttributeName": "SK", "KeyType": "RANGE"},
+            ],
+            attribute_definitions=[
+                {"AttributeName": "PK", "AttributeType": "S"},
+                {"AttributeName": "SK", "AttributeType": "S"},
+            ],
+        ),
     ]
 
 

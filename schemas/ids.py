@@ -47,3 +47,9 @@ def is_name_prefix(value: str) -> bool:
 
 def is_tenant_name(value: str) -> bool:
     return _TENANT_NAME_RE.fullmatch(value) is not None
+
+
+def tenant_or_default(value: object) -> str:
+    """The tenant a half-readable message names (a dead letter, an undecodable body), when it
+    is a valid name; else the default tenant (whose reply its tracks can read)."""
+    return value if isinstance(value, str) and is_tenant_name(value) else DEFAULT_TENANT

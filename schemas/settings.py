@@ -49,6 +49,15 @@ class CommonSettings(BaseSettings):
     reply_ttl_s: int = Field(86_400, ge=60)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    tenant_cache_ttl_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "v2: how long a tenant / token lookup is cached by the gateway, the consumer and "
+            "the read Lambda (a rotation or revocation takes at most this long)"
+        ),
+    )
 
     @property
     def names(self) -> ResourceNames:
@@ -200,12 +209,6 @@ class GatewaySettings(CommonSettings):
             "serves, each once (comma-separated; the embedded stack sets it)"
         ),
     )
-    tenant_cache_ttl_s: float = Field(
-        30.0,
-        ge=0,
-        le=3600,
-        description="v2: how long a tenant / token lookup is cached (rotation takes this long)",
-    )
 
     @field_validator("cors_origins", "metrics_federate_urls", mode="before")
     @classmethod
@@ -215,15 +218,28 @@ class GatewaySettings(CommonSettings):
         return value
 
     @model_validator(mode="after")
-    def _signing_secret(self) -> Self:
-        if self.token_signing_secret is None:
-            return self
-        secret = self.token_signing_secret.get_secret_value()
-        if len(secret) < MIN_SECRET_CHARS:
-            raise ValueError(f"token_signing_secret must be at least {MIN_SECRET_CHARS} characters")
-        tokens = (self.track_token, self.admin_token)
-        if any(t is not None and t.get_secret_value() == secret for t in tokens):
-            raise ValueError("token_signing_secret must differ from the track and admin tokens")
+    def _strong_distinct_secrets(self) -> Self:
+        """Tokens and the signing secret: each >= 24 characters, no two equal (an admin
+        token equal to the track token would give every track admin rights). Messages name
+        the setting, never its value."""
+        secrets = {
+            "track_token": self.track_token,
+            "admin_token": self.admin_token,
+            "token_signing_secret": self.token_signing_secret,
+        }
+        values = {k: v.get_secret_value() for k, v in secrets.items() if v is not None}
+        # An empty token means "not configured" (it matches nothing): allowed, not weak.
+        values = {k: v for k, v in values.items() if v or k == "token_signing_secret"}
+        for name, value in values.items():
+            if len(value) < MIN_SECRET_CHARS:
+                raise ValueError(f"{name} must be at least {MIN_SECRET_CHARS} characters")
+            if value.strip() != value or value == "*":
+                raise ValueError(f"{name} must not be * or have surrounding whitespace")
+        names = list(values)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                if values[a] == values[b]:
+                    raise ValueError(f"{a} must differ from {b}")
         return self
 
 

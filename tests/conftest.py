@@ -142,5 +142,5 @@ async def provisioned(moto_url: str, sqs: object, ddb: object) -> AsyncIterator[
         for queue in (names.requests_queue, names.jobs_queue, names.requests_dlq, names.jobs_dlq):
             url = (await sqs.get_queue_url(QueueName=queue))["QueueUrl"]  # type: ignore[attr-defined]
             await sqs.delete_queue(QueueUrl=url)  # type: ignore[attr-defined]
-        for table in (names.pool_table, names.replies_table):
+        for table in (names.pool_table, names.replies_table, names.tenants_table):
             await ddb.delete_table(TableName=table)  # type: ignore[attr-defined]

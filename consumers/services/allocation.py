@@ -8,7 +8,7 @@ the same transaction as the claim and read strongly consistent — never from a 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -26,10 +26,18 @@ from consumers.stores.pool import (
     TrackAlreadyHasSandbox,
     TrackPointer,
 )
-from schemas.errors import NoSandboxesAvailableError, SandboxNotFoundError
+from schemas.errors import (
+    NoSandboxesAvailableError,
+    QuotaExceededError,
+    SandboxNotFoundError,
+)
 from schemas.messages import AllocateMessage, ReleaseMessage
-from schemas.pool import SandboxStatus
+from schemas.pool import Sandbox, SandboxStatus
 from schemas.replies import AllocateResult, ReleaseResult, ReplyRecord, ReplyStatus
+from schemas.tenants import TenantConfig
+
+#: A tenant's config by name (the consumer's cached ``TenantDirectory.config``).
+TenantLookup = Callable[[str], Awaitable[TenantConfig | None]]
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +54,10 @@ class AllocationService:
         reply_factory: ReplyFactory,
         metrics: BrokerMetrics,
         lab_duration_s: int,
+        tenants: TenantLookup | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._tenants = tenants
         self._pool = pool
         self._reservoir = reservoir
         self._reply_factory = reply_factory
@@ -67,19 +77,65 @@ class AllocationService:
             self._metrics.allocate_total.labels(outcome=outcome).inc()
             self._metrics.allocation_latency.labels(outcome=outcome).observe(elapsed)
 
+    async def _quota_refusal(
+        self, msg: AllocateMessage, config: TenantConfig | None, attempts: int
+    ) -> tuple[ReplyRecord, str] | None:
+        """At ``max_active`` (v2): the track's own sandbox if it has one, else QUOTA_EXCEEDED.
+
+        The count is a consistent COUNT Query on the tenant's lease markers, read before the
+        claim: concurrent claims of one tenant may each read the same count, so the quota is
+        overshot by at most the claims in flight at that moment (the contract's bound).
+        """
+        if config is None or config.max_active is None:
+            return None
+        pointer = await self._pool.get_pointer(msg.track_id, tenant=msg.tenant)
+        if pointer is not None:
+            return await self._existing(msg, pointer, attempts), "idempotent"
+        active = await self._pool.count_active(msg.tenant)
+        if active < config.max_active:
+            return None
+        record = self._reply_factory.failed(
+            request_id=msg.request_id,
+            action=msg.type,
+            track_id=msg.track_id,
+            tenant=msg.tenant,
+            error=QuotaExceededError(
+                f"tenant {msg.tenant} holds {active} of its {config.max_active} sandboxes"
+            ),
+            attempts=attempts,
+        )
+        stored = await self._pool.replies.put(record)
+        log.info("allocation_refused", outcome="quota_exceeded", tenant=msg.tenant)
+        return stored, "quota_exceeded"
+
+    async def _take(self, msg: AllocateMessage, config: TenantConfig | None) -> Sandbox | None:
+        """A candidate within the request's prefix, else within one of the tenant's."""
+        if msg.name_prefix is not None or config is None or not config.prefixes:
+            return await self._reservoir.take(msg.name_prefix)
+        for prefix in config.prefixes:
+            candidate = await self._reservoir.take(prefix)
+            if candidate is not None:
+                return candidate
+        return None
+
     async def _allocate(self, msg: AllocateMessage, attempts: int) -> tuple[ReplyRecord, str]:
         started = time.perf_counter()
+        config = await self._tenants(msg.tenant) if self._tenants is not None else None
+        refused = await self._quota_refusal(msg, config, attempts)
+        if refused is not None:
+            return refused
         while True:
-            candidate = await self._reservoir.take(msg.name_prefix)
+            candidate = await self._take(msg, config)
             if candidate is None:
                 # The index has none; the track may still hold one (allocate is idempotent).
-                pointer = await self._pool.get_pointer(msg.track_id)
+                pointer = await self._pool.get_pointer(msg.track_id, tenant=msg.tenant)
                 if pointer is not None:
                     return await self._existing(msg, pointer, attempts), "idempotent"
                 record = self._reply_factory.failed(
                     request_id=msg.request_id,
                     action=msg.type,
                     track_id=msg.track_id,
+                    tenant=msg.tenant,
                     error=NoSandboxesAvailableError(
                         "no sandbox is available"
                         + (f" with name prefix {msg.name_prefix!r}" if msg.name_prefix else "")
@@ -101,12 +157,14 @@ class AllocationService:
                 request_id=msg.request_id,
                 action=msg.type,
                 track_id=msg.track_id,
+                tenant=msg.tenant,
                 result=result.model_dump(mode="json"),
                 attempts=attempts,
             )
             try:
                 claim = await self._pool.claim(
                     candidate,
+                    tenant=msg.tenant,
                     track_id=msg.track_id,
                     track_name=msg.track_name,
                     request_id=msg.request_id,
@@ -162,6 +220,7 @@ class AllocationService:
             request_id=msg.request_id,
             action=msg.type,
             track_id=msg.track_id,
+            tenant=msg.tenant,
             result=result.model_dump(mode="json"),
             attempts=attempts,
         )
@@ -176,11 +235,16 @@ class AllocationService:
             request_id=msg.request_id,
             action=msg.type,
             track_id=msg.track_id,
+            tenant=msg.tenant,
             result=ReleaseResult(sandbox_id=msg.sandbox_id).model_dump(mode="json"),
             attempts=attempts,
         )
         outcome = await self._pool.release(
-            msg.sandbox_id, track_id=msg.track_id, now=self._clock(), reply=record
+            msg.sandbox_id,
+            track_id=msg.track_id,
+            tenant=msg.tenant,
+            now=self._clock(),
+            reply=record,
         )
         match outcome:
             case Released():
@@ -191,12 +255,14 @@ class AllocationService:
                 if (
                     current is not None
                     and current.allocated_to_track == msg.track_id
+                    and current.tenant == msg.tenant
                     and current.status in RELEASED_STATUSES
                 ):
                     answer = self._reply_factory.succeeded(
                         request_id=msg.request_id,
                         action=msg.type,
                         track_id=msg.track_id,
+                        tenant=msg.tenant,
                         result=ReleaseResult(sandbox_id=msg.sandbox_id, idempotent=True).model_dump(
                             mode="json"
                         ),
@@ -210,6 +276,7 @@ class AllocationService:
                         request_id=msg.request_id,
                         action=msg.type,
                         track_id=msg.track_id,
+                        tenant=msg.tenant,
                         error=SandboxNotFoundError(
                             f"sandbox {msg.sandbox_id} not found for this track"
                         ),

@@ -38,7 +38,7 @@ from consumers.periodic import repeat
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
 from faststream_sqs.acks import chunks
-from schemas.ids import is_header_value, is_request_id
+from schemas.ids import is_header_value, is_request_id, tenant_or_default
 from schemas.messages import MessageType
 
 if TYPE_CHECKING:
@@ -214,6 +214,7 @@ class DeadLetterSweeper:
             request_id=request_id,
             action=action,
             track_id=track_id,
+            tenant=tenant_or_default(fields.get("tenant")),
             attempts=self.attempts,
             reason="no consumer finished it",
         )

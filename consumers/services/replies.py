@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas.errors import ErrorCode, SandboxError
+from schemas.ids import DEFAULT_TENANT
 from schemas.replies import ReplyError, ReplyRecord, ReplyStatus
 
 
@@ -23,6 +24,7 @@ class ReplyFactory:
         track_id: str | None,
         result: dict[str, Any],
         attempts: int,
+        tenant: str = DEFAULT_TENANT,
     ) -> ReplyRecord:
         now = self._clock()
         return ReplyRecord(
@@ -32,6 +34,7 @@ class ReplyFactory:
             result=result,
             completed_at=now,
             track_id=track_id,
+            tenant=tenant,
             attempts=attempts,
             created_at=now,
             ttl=int(now + self._ttl_s),
@@ -45,6 +48,7 @@ class ReplyFactory:
         track_id: str | None,
         error: SandboxError | ReplyError,
         attempts: int,
+        tenant: str = DEFAULT_TENANT,
     ) -> ReplyRecord:
         now = self._clock()
         err = error if isinstance(error, ReplyError) else ReplyError.from_exception(error)
@@ -55,18 +59,27 @@ class ReplyFactory:
             error=err,
             completed_at=now,
             track_id=track_id,
+            tenant=tenant,
             attempts=attempts,
             created_at=now,
             ttl=int(now + self._ttl_s),
         )
 
     def dead_lettered(
-        self, *, request_id: str, action: str, track_id: str | None, attempts: int, reason: str
+        self,
+        *,
+        request_id: str,
+        action: str,
+        track_id: str | None,
+        attempts: int,
+        reason: str,
+        tenant: str = DEFAULT_TENANT,
     ) -> ReplyRecord:
         return self.failed(
             request_id=request_id,
             action=action,
             track_id=track_id,
+            tenant=tenant,
             error=ReplyError(
                 code=ErrorCode.DEAD_LETTERED,
                 message=f"the request exhausted its retries ({reason}); an operator may replay it",

@@ -25,6 +25,7 @@ from consumers.services.reservoir import CandidateReservoir
 from consumers.stores.clients import dynamodb_client
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
+from consumers.stores.tenants import TenantDirectory, TenantStore
 from schemas.messages import DeleteSandboxJob
 from schemas.settings import ConsumerSettings
 
@@ -72,6 +73,10 @@ class ConsumerServices:
                 reply_factory=reply_factory,
                 metrics=metrics,
                 lab_duration_s=settings.lab_duration_s,
+                tenants=TenantDirectory(
+                    TenantStore(ddb, table=names.tenants_table),
+                    ttl_s=settings.tenant_cache_ttl_s,
+                ).config,
             )
             jobs = JobService(
                 pool,

@@ -26,7 +26,14 @@ from consumers.stores.status_index import count_status, status_query
 from consumers.stores.transactions import Cancellation, StoreConflictError, cancellation
 from schemas.ids import DEFAULT_TENANT
 from schemas.items import from_item, reply_from_item, sandbox_from_item, to_attr, to_item
-from schemas.pool import Sandbox, SandboxStatus, sandbox_key, track_key
+from schemas.pool import (
+    Sandbox,
+    SandboxStatus,
+    active_pk,
+    lease_marker_key,
+    sandbox_key,
+    track_key,
+)
 from schemas.replies import ReplyRecord
 
 __all__ = [
@@ -203,6 +210,24 @@ class PoolStore:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    async def count_active(self, tenant: str) -> int:
+        """The tenant's leases: a consistent ``Query Select=COUNT`` on its lease markers
+        (v2 quota; no hot counter item, so it may lag by the claims in flight)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": active_pk(tenant)}},
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        total = 0
+        while True:
+            resp = await self._ddb.query(**kwargs)
+            total += int(resp.get("Count", 0))
+            if "LastEvaluatedKey" not in resp:
+                return total
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     async def count(self, status: SandboxStatus) -> int:
         """How many sandboxes are in one status (Query COUNT on StatusIndex, no Scan)."""
         return await count_status(self._ddb, table=self.table, status=status)
@@ -214,9 +239,11 @@ class PoolStore:
         item = resp.get("Item")
         return sandbox_from_item(item) if item else None
 
-    async def get_pointer(self, track_id: str) -> TrackPointer | None:
+    async def get_pointer(
+        self, track_id: str, *, tenant: str = DEFAULT_TENANT
+    ) -> TrackPointer | None:
         resp = await self._ddb.get_item(
-            TableName=self.table, Key=_key(track_key(DEFAULT_TENANT, track_id)), ConsistentRead=True
+            TableName=self.table, Key=_key(track_key(tenant, track_id)), ConsistentRead=True
         )
         item = resp.get("Item")
         return _pointer(from_item(item)) if item else None
@@ -252,11 +279,14 @@ class PoolStore:
         allocated_at: float,
         expires_at: float,
         reply: ReplyRecord,
+        tenant: str = DEFAULT_TENANT,
     ) -> ClaimOutcome:
-        """Claim ``candidate`` for the track, create its pointer and write the reply, atomically."""
+        """Claim ``candidate`` for (tenant, track), create its pointer and lease marker and
+        write the reply, atomically."""
         sets = {
             "status": SandboxStatus.ALLOCATED.value,
             "allocated_to_track": track_id,
+            "tenant": tenant,
             "track_name": track_name,
             "allocated_at": allocated_at,
             "expires_at": expires_at,
@@ -276,10 +306,11 @@ class PoolStore:
         names["#st"] = "status"
         values[":available"] = {"S": SandboxStatus.AVAILABLE.value}
         pointer = {
-            **_key(track_key(DEFAULT_TENANT, track_id)),
+            **_key(track_key(tenant, track_id)),
             **to_item(
                 {
                     "track_id": track_id,
+                    "tenant": tenant,
                     "sandbox_id": candidate.sandbox_id,
                     "name": candidate.name,
                     "external_id": candidate.external_id,
@@ -311,19 +342,38 @@ class PoolStore:
                         }
                     },
                     self.replies.put_transact_item(reply),  # type: ignore[list-item]
+                    self._marker_put(tenant, track_id, candidate.sandbox_id, allocated_at),
                 ]
             )
         except ClientError as exc:
             cancelled = cancellation(exc)
             if cancelled is None:
                 raise
-            return await self._claim_failure(cancelled, track_id=track_id, request_id=request_id)
+            return await self._claim_failure(
+                cancelled, track_id=track_id, request_id=request_id, tenant=tenant
+            )
         return Claimed(candidate.sandbox_id)
 
+    def _marker_put(self, tenant: str, track_id: str, sandbox_id: str, allocated_at: float) -> Any:
+        """The lease marker (``ACTIVE#<tenant>``): counted by ``count_active``. No condition:
+        the pointer in the same transaction already keeps it single."""
+        values = {"sandbox_id": sandbox_id, "allocated_at": allocated_at}
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {**_key(lease_marker_key(tenant, track_id)), **to_item(values)},
+            }
+        }
+
+    def _marker_delete(self, tenant: str, track_id: str) -> Any:
+        return {
+            "Delete": {"TableName": self.table, "Key": _key(lease_marker_key(tenant, track_id))}
+        }
+
     async def _claim_failure(
-        self, cancelled: Cancellation, *, track_id: str, request_id: str
+        self, cancelled: Cancellation, *, track_id: str, request_id: str, tenant: str
     ) -> ClaimOutcome:
-        if len(cancelled.reasons) != 3:
+        if len(cancelled.reasons) != 4:
             raise cancelled.error
         # Most decisive first: an answered request stays answered; then one sandbox per track.
         if cancelled.refused(2):
@@ -333,7 +383,9 @@ class PoolStore:
                 return ReplyAlreadyWritten(reply)
         if cancelled.refused(1):
             old = cancelled.old_item(1)
-            pointer = _pointer(from_item(old)) if old else await self.get_pointer(track_id)
+            pointer = (
+                _pointer(from_item(old)) if old else await self.get_pointer(track_id, tenant=tenant)
+            )
             if pointer is not None:
                 return TrackAlreadyHasSandbox(pointer)
         if cancelled.refused(0):
@@ -341,9 +393,19 @@ class PoolStore:
         cancelled.raise_unexplained()
 
     async def release(
-        self, sandbox_id: str, *, track_id: str, now: float, reply: ReplyRecord
+        self,
+        sandbox_id: str,
+        *,
+        track_id: str,
+        now: float,
+        reply: ReplyRecord,
+        tenant: str = DEFAULT_TENANT,
     ) -> ReleaseOutcome:
-        """allocated (to this track) → pending_deletion, clear the pointer, write the reply."""
+        """allocated (to this tenant's track) → pending_deletion, clear the pointer and the
+        lease marker, write the reply."""
+        owner = "allocated_to_track = :t AND tenant = :tn"
+        if tenant == DEFAULT_TENANT:  # v1 items carry no tenant: they are the default's
+            owner = "allocated_to_track = :t AND (tenant = :tn OR attribute_not_exists(tenant))"
         try:
             await self._ddb.transact_write_items(
                 TransactItems=[
@@ -354,12 +416,13 @@ class PoolStore:
                             "UpdateExpression": (
                                 "SET #st = :pd, deletion_requested_at = :now, updated_at = :now"
                             ),
-                            "ConditionExpression": "#st = :allocated AND allocated_to_track = :t",
+                            "ConditionExpression": f"#st = :allocated AND {owner}",
                             "ExpressionAttributeNames": {"#st": "status"},
                             "ExpressionAttributeValues": {
                                 ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
                                 ":allocated": {"S": SandboxStatus.ALLOCATED.value},
                                 ":t": {"S": track_id},
+                                ":tn": {"S": tenant},
                                 ":now": to_attr(now),
                             },
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -368,25 +431,26 @@ class PoolStore:
                     {
                         "Delete": {
                             "TableName": self.table,
-                            "Key": _key(track_key(DEFAULT_TENANT, track_id)),
+                            "Key": _key(track_key(tenant, track_id)),
                             # An adopted table has allocations without pointers: absent is fine.
                             "ConditionExpression": "attribute_not_exists(PK) OR sandbox_id = :sid",
                             "ExpressionAttributeValues": {":sid": {"S": sandbox_id}},
                         }
                     },
                     self.replies.put_transact_item(reply),  # type: ignore[list-item]
+                    self._marker_delete(tenant, track_id),
                 ]
             )
         except ClientError as exc:
             cancelled = cancellation(exc)
             if cancelled is None:
                 raise
-            if len(cancelled.reasons) == 3 and cancelled.refused(2):
+            if len(cancelled.reasons) == 4 and cancelled.refused(2):
                 old = cancelled.old_item(2)
                 existing = reply_from_item(old) if old else await self.replies.get(reply.request_id)
                 if existing is not None:
                     return ReplyAlreadyWritten(existing)
-            if len(cancelled.reasons) == 3 and cancelled.refused(0):
+            if len(cancelled.reasons) == 4 and cancelled.refused(0):
                 old = cancelled.old_item(0)
                 current = sandbox_from_item(old) if old else None
                 if old is None:  # moto may omit ALL_OLD: read it (strongly consistent)
@@ -438,6 +502,7 @@ class PoolStore:
                             "ExpressionAttributeValues": {":sid": {"S": sandbox.sandbox_id}},
                         }
                     },
+                    self._marker_delete(sandbox.tenant, sandbox.allocated_to_track),
                 ]
             )
         except ClientError as exc:

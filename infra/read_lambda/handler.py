@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from mangum import Mangum
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from structlog.contextvars import bound_contextvars
 
 from consumers.stores.clients import client_config, dynamodb_client
@@ -91,6 +91,7 @@ class Runtime:
             aws_endpoint_url=s.aws_endpoint_url,
             aws_region=s.aws_region,
             cors_origins=s.cors_origins,
+            tenant_cache_ttl_s=s.tenant_cache_ttl_s,
             track_token=SecretStr(tokens.get(TRACK, b"").decode()),
             admin_token=SecretStr(tokens.get(ADMIN, b"").decode()),
         )
@@ -103,7 +104,12 @@ class Runtime:
             log.error("tokens_unavailable", outcome="error", error=type(exc).__name__)
             return self._unavailable()
         if self._adapter is None or tokens != self._built_for:
-            app = create_code_app(self._gateway_settings(tokens), ddb=self.ddb)
+            try:
+                settings = self._gateway_settings(tokens)
+            except ValidationError:  # weak or equal tokens in Secrets Manager: refuse all
+                log.error("tokens_refused", outcome="error", error="weak_or_equal_tokens")
+                return self._unavailable()
+            app = create_code_app(settings, ddb=self.ddb)
             self._adapter = Mangum(app, lifespan="off")
             self._built_for = tokens
         return self._adapter

@@ -53,6 +53,7 @@ module "dynamodb" {
 
   pool_table_name     = local.names.pool_table
   replies_table_name  = local.names.replies_table
+  tenants_table_name  = local.names.tenants_table
   deletion_protection = var.deletion_protection
 }
 
@@ -73,6 +74,7 @@ module "iam" {
   dlq_arns                  = module.sqs.dlq_arns
   pool_table_arn            = module.dynamodb.pool_table_arn
   replies_table_arn         = module.dynamodb.replies_table_arn
+  tenants_table_arn         = module.dynamodb.tenants_table_arn
   secret_arns               = module.secrets.arns
   consumer_log_group_arn    = module.cloudwatch.log_group_arns["consumer"]
   authorizer_log_group_arn  = module.cloudwatch.log_group_arns["authorizer"]

@@ -14,12 +14,14 @@ handlers and code routes, nothing else.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from consumers.stores.tenants import TenantDirectory, TenantStore
 from producers.gateway.auth import Authenticator
 from producers.gateway.cursor import CursorCodec
 from producers.gateway.errors import install_error_handlers
@@ -29,10 +31,11 @@ from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.middleware import GatewayMiddleware
 from producers.gateway.openapi import build_openapi
 from producers.gateway.queues import Enqueuer
-from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.ratelimit import RateLimiter, TenantRateLimiter
 from producers.gateway.routes.admin import admin_routes
 from producers.gateway.routes.code import code_routes
 from producers.gateway.routes.health import health_routes
+from producers.gateway.routes.tenants import tenant_routes
 from producers.gateway.routes.track import track_routes
 from producers.gateway.store import GatewayStore
 from schemas.settings import GatewaySettings
@@ -49,18 +52,38 @@ def _cursor_codec(settings: GatewaySettings) -> CursorCodec:
     return CursorCodec(secrets.token_bytes(32))
 
 
-def _reads(settings: GatewaySettings, *, ddb: DynamoDBClient, metrics: GatewayMetrics) -> Reads:
+def _reads(
+    settings: GatewaySettings,
+    *,
+    ddb: DynamoDBClient,
+    metrics: GatewayMetrics,
+    clock: Callable[[], float] | None = None,
+) -> Reads:
+    """``clock`` (tests) replaces both the tenant cache's and the token expiry's clock."""
     names = settings.names
+    tenants = TenantDirectory(
+        TenantStore(ddb, table=names.tenants_table),
+        ttl_s=settings.tenant_cache_ttl_s,
+        **({"clock": clock} if clock is not None else {}),
+    )
     return Reads(
         settings=settings,
         ddb=ddb,
-        auth=Authenticator(track_token=settings.track_token, admin_token=settings.admin_token),
+        tenants=tenants,
+        auth=Authenticator(
+            track_token=settings.track_token,
+            admin_token=settings.admin_token,
+            tenants=tenants,
+            signing_secret=settings.token_signing_secret,
+            **({"clock": clock} if clock is not None else {}),
+        ),
         track_limiter=RateLimiter(
             per_min=settings.rate_limit_per_min, burst=settings.rate_limit_burst
         ),
         admin_limiter=RateLimiter(
             per_min=settings.admin_rate_limit_per_min, burst=settings.admin_rate_limit_burst
         ),
+        tenant_limiter=TenantRateLimiter(),
         store=GatewayStore(ddb, pool_table=names.pool_table, replies_table=names.replies_table),
         cursors=_cursor_codec(settings),
         metrics=metrics,
@@ -89,10 +112,17 @@ def _app(settings: GatewaySettings, metrics: GatewayMetrics, *, title: str, docs
     return app
 
 
-def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient) -> FastAPI:
-    """The gateway app on ready aiobotocore clients (the caller owns and closes them)."""
+def create_app(
+    settings: GatewaySettings,
+    *,
+    sqs: SQSClient,
+    ddb: DynamoDBClient,
+    clock: Callable[[], float] | None = None,
+) -> FastAPI:
+    """The gateway app on ready aiobotocore clients (the caller owns and closes them);
+    ``clock`` is a test hook (tenant cache TTL and signed-token expiry)."""
     metrics = GatewayMetrics()
-    reads = _reads(settings, ddb=ddb, metrics=metrics)
+    reads = _reads(settings, ddb=ddb, metrics=metrics, clock=clock)
     federation = None
     if settings.metrics_federate_urls:
         federation = Federation(
@@ -105,13 +135,16 @@ def create_app(settings: GatewaySettings, *, sqs: SQSClient, ddb: DynamoDBClient
     app.include_router(track_routes(gw))
     app.include_router(code_routes(gw))
     app.include_router(admin_routes(gw))
+    app.include_router(tenant_routes(gw))
     app.include_router(health_routes(gw))
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.state.gateway = gw
     return app
 
 
-def create_code_app(settings: GatewaySettings, *, ddb: DynamoDBClient) -> FastAPI:
+def create_code_app(
+    settings: GatewaySettings, *, ddb: DynamoDBClient, clock: Callable[[], float] | None = None
+) -> FastAPI:
     """The read Lambda's app: ``code_routes`` alone, on a DynamoDB client the caller owns.
 
     No rate limiter: API Gateway (WAF rules, usage plans, stage throttling) counts every
@@ -119,7 +152,10 @@ def create_code_app(settings: GatewaySettings, *, ddb: DynamoDBClient) -> FastAP
     """
     metrics = GatewayMetrics()
     reads = replace(
-        _reads(settings, ddb=ddb, metrics=metrics), track_limiter=None, admin_limiter=None
+        _reads(settings, ddb=ddb, metrics=metrics, clock=clock),
+        track_limiter=None,
+        admin_limiter=None,
+        tenant_limiter=None,
     )
     app = _app(settings, metrics, title="Sandbox Broker read Lambda", docs=False)
     app.include_router(code_routes(reads))

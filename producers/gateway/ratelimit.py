@@ -58,3 +58,24 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return None
         return max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
+
+
+class TenantRateLimiter:
+    """One bucket per tenant at that tenant's own ``rate_per_min`` (burst: 10 s of it).
+
+    A tenant's rate can change (``tenants set``): buckets are kept per rate, so a new rate
+    starts from a full bucket at once instead of waiting for the old one to drain.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._by_rate: dict[int, RateLimiter] = {}
+
+    def acquire(self, tenant: str, *, per_min: int) -> int | None:
+        limiter = self._by_rate.get(per_min)
+        if limiter is None:
+            limiter = RateLimiter(
+                per_min=per_min, burst=max(1, per_min // 6), clock=self._clock, max_keys=10_000
+            )
+            self._by_rate[per_min] = limiter
+        return limiter.acquire(tenant)

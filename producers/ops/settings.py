@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiobotocore.config import AioConfig
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from consumers.stores.clients import client_config
 from schemas.settings import SchedulerSettings
@@ -26,6 +26,12 @@ class OpsSettings(SchedulerSettings):
             "long poll of DLQ reads: 0 answers faster, but on AWS short polling samples a "
             "subset of servers and may return nothing while messages wait"
         ),
+    )
+
+    token_signing_secret: SecretStr | None = Field(
+        None,
+        min_length=24,
+        description="v2: `tenants mint` signs with it (the gateway's and authorizer's secret)",
     )
 
     @property

@@ -198,8 +198,8 @@ def start_stack(
         BROKER_LOG_FORMAT="json",
         BROKER_LOG_LEVEL="INFO",
         BROKER_SHUTDOWN_TIMEOUT_S="10",
-        BROKER_TRACK_TOKEN=secrets.token_urlsafe(16),
-        BROKER_ADMIN_TOKEN=secrets.token_urlsafe(16),
+        BROKER_TRACK_TOKEN=secrets.token_urlsafe(24),
+        BROKER_ADMIN_TOKEN=secrets.token_urlsafe(24),
         BROKER_CSP_TOKEN=secrets.token_urlsafe(16),
     )
     child_env.update(env or {})

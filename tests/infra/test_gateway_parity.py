@@ -40,6 +40,13 @@ class RecordingSQS:
         return {"MessageId": f"m-{len(self.sent)}"}
 
 
+class NoTenantsDDB:
+    """The tenants lookup of the settings' track token: no tenant item (tenant default)."""
+
+    async def get_item(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+
 @pytest.fixture
 def sqs() -> RecordingSQS:
     return RecordingSQS()
@@ -48,7 +55,7 @@ def sqs() -> RecordingSQS:
 @pytest.fixture
 async def gateway(sqs: RecordingSQS) -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(track_token=TRACK, admin_token=ADMIN, rate_limit_burst=10_000)
-    app = create_app(settings, sqs=sqs, ddb=object())  # type: ignore[arg-type]
+    app = create_app(settings, sqs=sqs, ddb=NoTenantsDDB())  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
         yield client

@@ -56,7 +56,11 @@ def test_names_are_resource_names_with_the_prefix(prefix: str) -> None:
         expected.jobs_queue,
         expected.jobs_dlq,
     }
-    assert set(tables_by_name(ev)) == {expected.pool_table, expected.replies_table}
+    assert set(tables_by_name(ev)) == {
+        expected.pool_table,
+        expected.replies_table,
+        expected.tenants_table,
+    }
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)

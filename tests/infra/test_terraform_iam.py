@@ -23,6 +23,7 @@ def arns(ev: Evaluator) -> dict[str, str]:
         "jobs_dlq": f"{sqs}:sandbox-jobs-dlq.fifo",
         "pool": f"{ddb}/sandbox-pool",
         "replies": f"{ddb}/sandbox-replies",
+        "tenants": f"{ddb}/sandbox-tenants",
         "track_secret": f"{secret}:sandbox-broker/track-token-AbCdEf",
         "admin_secret": f"{secret}:sandbox-broker/admin-token-AbCdEf",
         "csp_secret": f"{secret}:sandbox-broker/csp-token-AbCdEf",
@@ -79,7 +80,9 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
                 "dynamodb:DescribeTable",
             ],
             [a["pool"], a["pool"] + "/index/*", a["replies"]],
-        ),
+        )
+        # v2: tenant configs (quota, prefixes), read-only.
+        | grants(["dynamodb:GetItem"], [a["tenants"]]),
         "sandbox-broker-consumer-execution": grants(
             ["logs:CreateLogStream", "logs:PutLogEvents"], [a["consumer_logs"]]
         )
@@ -95,11 +98,13 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
         "sandbox-broker-authorizer": grants(
             ["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]]
         )
+        | grants(["dynamodb:GetItem"], [a["tenants"]])  # v2: token hashes, tenant configs
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["authorizer_logs"]]),
         # The code routes: one GetItem on the pool, StatusIndex Queries, the two tokens.
         "sandbox-broker-read-lambda": grants(["dynamodb:GetItem"], [a["pool"]])
         | grants(["dynamodb:Query"], [a["pool"] + "/index/StatusIndex"])
         | grants(["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]])
+        | grants(["dynamodb:GetItem"], [a["tenants"]])
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["read_lambda_logs"]]),
     }
     assert permissions(ev) == expected

@@ -36,7 +36,7 @@ def admin_routes(gw: Gateway) -> APIRouter:
         )
         async def run_job(request: Request) -> JSONResponse:
             annotate(request.scope, action=job.value)
-            gw.auth.require(request.headers, Role.ADMIN)
+            await gw.auth.principal(request.headers, Role.ADMIN)
             gw.limit(Role.ADMIN, ADMIN_BUDGET)
             await empty_body(request, max_bytes=gw.settings.max_body_bytes)
             message = JOB_MESSAGE.validate_python(

@@ -31,12 +31,7 @@ from producers.gateway.openapi import (
     TRACK_SECURITY,
     error_responses,
 )
-from producers.gateway.validation import (
-    STATUS_ORDER,
-    page_params,
-    sandbox_id_param,
-    track_headers,
-)
+from producers.gateway.validation import STATUS_ORDER, page_params, sandbox_id_param
 from schemas.pool import AdminSandboxView, PoolStats, SandboxPage, SandboxView
 
 
@@ -59,13 +54,13 @@ def code_routes(gw: Reads) -> APIRouter:
     )
     async def get_sandbox(request: Request) -> JSONResponse:
         annotate(request.scope, action="get_sandbox")
-        gw.auth.require(request.headers, Role.TRACK)
-        track_id = track_headers(request.headers).track_id
-        annotate(request.scope, track_id=track_id)
-        sandbox_id = sandbox_id_param(request.path_params["sandbox_id"])
-        gw.limit(Role.TRACK, track_id)
-        sandbox = await gw.store.sandbox(sandbox_id)
-        if sandbox is None or sandbox.allocated_to_track != track_id:
+        principal = await gw.auth.principal(request.headers, Role.TRACK)
+        sandbox_id_text = request.path_params["sandbox_id"]
+        caller = gw.caller_of(
+            request, principal, before_limit=lambda: sandbox_id_param(sandbox_id_text)
+        )
+        sandbox = await gw.store.sandbox(sandbox_id_param(sandbox_id_text))
+        if sandbox is None or not caller.owns(sandbox.tenant, sandbox.allocated_to_track):
             raise NotFoundError("no such sandbox")
         return JSONResponse(SandboxView.of(sandbox).model_dump(mode="json"))
 
@@ -82,7 +77,7 @@ def code_routes(gw: Reads) -> APIRouter:
     )
     async def stats(request: Request) -> JSONResponse:
         annotate(request.scope, action="stats")
-        gw.auth.require(request.headers, Role.ADMIN)
+        await gw.auth.principal(request.headers, Role.ADMIN)
         gw.limit(Role.ADMIN, ADMIN_BUDGET)
         body = PoolStats.of_counts(await gw.store.counts())
         return JSONResponse(body.model_dump(mode="json"))
@@ -104,7 +99,7 @@ def code_routes(gw: Reads) -> APIRouter:
     )
     async def list_sandboxes(request: Request) -> JSONResponse:
         annotate(request.scope, action="list_sandboxes")
-        gw.auth.require(request.headers, Role.ADMIN)
+        await gw.auth.principal(request.headers, Role.ADMIN)
         params = page_params(request.query_params)
         gw.limit(Role.ADMIN, ADMIN_BUDGET)
         statuses = (params.status,) if params.status else STATUS_ORDER

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from producers.gateway.auth import Role
 from producers.gateway.context import annotate
-from producers.gateway.errors import NotFoundError
+from producers.gateway.errors import ForbiddenError, NotFoundError
 from producers.gateway.gateway import ADMIN_BUDGET, POLL_AFTER_S, Gateway, new_request_id
 from producers.gateway.openapi import (
     ADMIN_SECURITY,
@@ -21,12 +21,7 @@ from producers.gateway.openapi import (
     accepted_response,
     error_responses,
 )
-from producers.gateway.validation import (
-    empty_body,
-    request_id_param,
-    sandbox_id_param,
-    track_headers,
-)
+from producers.gateway.validation import empty_body, request_id_param, sandbox_id_param
 from schemas.messages import AllocateMessage, ReleaseMessage
 from schemas.replies import Reply
 
@@ -52,14 +47,15 @@ def track_routes(gw: Gateway) -> APIRouter:
     )
     async def allocate(request: Request) -> JSONResponse:
         annotate(request.scope, action="allocate")
-        gw.auth.require(request.headers, Role.TRACK)
-        headers = track_headers(request.headers)
-        annotate(request.scope, track_id=headers.track_id)
-        gw.limit(Role.TRACK, headers.track_id)
+        caller = await gw.track_caller(request)
+        headers = caller.headers
+        if headers.name_prefix is not None and not caller.tenant.allows_prefix(headers.name_prefix):
+            raise ForbiddenError("X-Sandbox-Name-Prefix lies outside the tenant's prefixes")
         await empty_body(request, max_bytes=max_body)
         message = AllocateMessage(
             request_id=new_request_id(),
             track_id=headers.track_id,
+            tenant=caller.tenant_name,
             track_name=headers.track_name,
             name_prefix=headers.name_prefix,
             idempotency_key=headers.idempotency_key,
@@ -83,15 +79,18 @@ def track_routes(gw: Gateway) -> APIRouter:
     )
     async def mark_for_deletion(request: Request) -> JSONResponse:
         annotate(request.scope, action="release")
-        gw.auth.require(request.headers, Role.TRACK)
-        headers = track_headers(request.headers)
-        annotate(request.scope, track_id=headers.track_id)
-        sandbox_id = sandbox_id_param(request.path_params["sandbox_id"])
-        gw.limit(Role.TRACK, headers.track_id)
+        principal = await gw.auth.principal(request.headers, Role.TRACK)
+        sandbox_id_text = request.path_params["sandbox_id"]
+        caller = gw.caller_of(
+            request, principal, before_limit=lambda: sandbox_id_param(sandbox_id_text)
+        )
+        headers = caller.headers
+        sandbox_id = sandbox_id_param(sandbox_id_text)
         await empty_body(request, max_bytes=max_body)
         message = ReleaseMessage(
             request_id=new_request_id(),
             track_id=headers.track_id,
+            tenant=caller.tenant_name,
             sandbox_id=sandbox_id,
             track_name=headers.track_name,
             idempotency_key=headers.idempotency_key,
@@ -128,18 +127,21 @@ def track_routes(gw: Gateway) -> APIRouter:
     )
     async def get_request(request: Request) -> JSONResponse:
         annotate(request.scope, action="get_reply")
-        role = gw.auth.require(request.headers, Role.TRACK, Role.ADMIN)
-        track_id: str | None = None
-        if role is Role.TRACK:
-            track_id = track_headers(request.headers).track_id
-            annotate(request.scope, track_id=track_id)
-        request_id = request_id_param(request.path_params["request_id"])
+        principal = await gw.auth.principal(request.headers, Role.TRACK, Role.ADMIN)
+        request_id_text = request.path_params["request_id"]
+        caller = None
+        if principal.role is Role.TRACK:
+            caller = gw.caller_of(
+                request, principal, before_limit=lambda: request_id_param(request_id_text)
+            )
+        request_id = request_id_param(request_id_text)
         annotate(request.scope, request_id=request_id)
-        gw.limit(role, track_id or ADMIN_BUDGET)
+        if caller is None:
+            gw.limit(Role.ADMIN, ADMIN_BUDGET)
         record = await gw.store.reply(request_id)
         if record is None:
             reply = Reply.pending(request_id, UNKNOWN_ACTION)
-        elif role is Role.TRACK and record.track_id != track_id:
+        elif caller is not None and not caller.owns(record.tenant, record.track_id):
             raise NotFoundError("no such request")
         else:
             reply = record.to_reply()

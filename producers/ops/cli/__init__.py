@@ -1,4 +1,4 @@
-"""Operator commands (typer + rich): ``dlq``, ``pool``, ``jobs`` and ``status``.
+"""Operator commands (typer + rich): ``dlq``, ``pool``, ``jobs``, ``tenants`` and ``status``.
 
 One module per command group; ``output`` (tables, JSON) and ``runner`` (settings, clients,
 failures as one line and an exit code) serve them all. The CLI root (``infra/cli.py``)
@@ -15,8 +15,9 @@ from producers.ops.cli.dlq import dlq_app
 from producers.ops.cli.jobs import jobs_app
 from producers.ops.cli.pool import pool_app
 from producers.ops.cli.status import render_status, status
+from producers.ops.cli.tenants import tenants_app
 
-__all__ = ["app", "dlq_app", "jobs_app", "pool_app", "render_status", "status"]
+__all__ = ["app", "dlq_app", "jobs_app", "pool_app", "render_status", "status", "tenants_app"]
 
 app = typer.Typer(
     name="sandbox-broker-ops",
@@ -27,4 +28,5 @@ app = typer.Typer(
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(pool_app, name="pool")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(tenants_app, name="tenants")
 app.command("status")(status)

@@ -136,7 +136,7 @@ async def test_random_sequences_keep_the_invariants(plan, ddb, moto_url) -> None
             stored = await replies.get(m.request_id)
             assert stored is not None and stored.terminal
     finally:
-        for table in (cfg.names.pool_table, cfg.names.replies_table):
+        for table in (cfg.names.pool_table, cfg.names.replies_table, cfg.names.tenants_table):
             await ddb.delete_table(TableName=table)
 
 

@@ -14,8 +14,8 @@ from schemas.pool import Sandbox, SandboxStatus, sandbox_key
 from schemas.replies import ReplyRecord
 from schemas.settings import CommonSettings, GatewaySettings
 
-TRACK = "it-track-token"
-ADMIN = "it-admin-token"
+TRACK = "it-track-token-0123456789abcdef"
+ADMIN = "it-admin-token-0123456789abcdef"
 
 
 class RecordingClient:

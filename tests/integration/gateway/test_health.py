@@ -30,7 +30,7 @@ async def test_ready_when_the_queue_and_table_answer(gw: GatewayEnv) -> None:
 
 async def test_not_ready_names_each_missing_dependency(moto_url: str, sqs: Any, ddb: Any) -> None:
     settings = gateway_settings(
-        CommonSettings(name_prefix="absent-", aws_endpoint_url=moto_url), track_token="x"
+        CommonSettings(name_prefix="absent-", aws_endpoint_url=moto_url), track_token="x" * 24
     )
     admin = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
     app = create_app(settings, sqs=sqs, ddb=ddb)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-TRACK = "track-secret"
-ADMIN = "admin-secret"
+TRACK = "track-secret-0123456789abcdef"
+ADMIN = "admin-secret-0123456789abcdef"
 
 
 class FakeSQS:

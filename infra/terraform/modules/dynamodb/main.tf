@@ -97,3 +97,33 @@ resource "aws_dynamodb_table" "replies" {
     enabled = true
   }
 }
+
+# v2: tenant configs (PK = TENANT, SK = <name>) and token hashes (PK = TOKEN#<sha256>,
+# SK = TOKEN); schemas/tenants.py has the layout. Read by the authorizer, the read Lambda
+# and the consumer; written only by the operator CLI.
+resource "aws_dynamodb_table" "tenants" {
+  #checkov:skip=CKV_AWS_119:AWS-managed KMS key, as local provisioning uses (SSESpecification Enabled); a CMK adds key policy upkeep for no cross-account need
+  name                        = var.tenants_table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "PK"
+  range_key                   = "SK"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "PK"
+    type = "S"
+  }
+
+  attribute {
+    name = "SK"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+}

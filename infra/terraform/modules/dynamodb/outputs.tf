@@ -17,3 +17,13 @@ output "replies_table_arn" {
   description = "ARN of the reply table."
   value       = aws_dynamodb_table.replies.arn
 }
+
+output "tenants_table_name" {
+  description = "Name of the tenants table."
+  value       = aws_dynamodb_table.tenants.name
+}
+
+output "tenants_table_arn" {
+  description = "ARN of the tenants table."
+  value       = aws_dynamodb_table.tenants.arn
+}

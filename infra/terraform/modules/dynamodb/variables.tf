@@ -12,3 +12,8 @@ variable "deletion_protection" {
   description = "Refuse to delete the tables (turn off before destroying a stage)."
   type        = bool
 }
+
+variable "tenants_table_name" {
+  description = "Name of the tenants table, e.g. sandbox-tenants."
+  type        = string
+}

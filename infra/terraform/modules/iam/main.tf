@@ -129,6 +129,13 @@ data "aws_iam_policy_document" "consumer_task" {
       var.replies_table_arn,
     ]
   }
+
+  statement {
+    sid = "TenantsReadOnly"
+    # v2: a tenant's quota and prefixes (GetItem on its config); only the CLI writes it.
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.tenants_table_arn]
+  }
 }
 
 resource "aws_iam_role_policy" "consumer_task" {
@@ -281,6 +288,13 @@ data "aws_iam_policy_document" "authorizer" {
   }
 
   statement {
+    sid = "TenantsReadOnly"
+    # v2: a presented token's hash (GetItem TOKEN#<sha256>) and its tenant's config.
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.tenants_table_arn]
+  }
+
+  statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${var.authorizer_log_group_arn}:*"]
@@ -323,6 +337,13 @@ data "aws_iam_policy_document" "read_lambda" {
     sid       = "Tokens"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.secret_arns["track"], var.secret_arns["admin"]]
+  }
+
+  statement {
+    sid = "TenantsReadOnly"
+    # v2: the same token and tenant reads as the authorizer (auth in the shared code).
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.tenants_table_arn]
   }
 
   statement {

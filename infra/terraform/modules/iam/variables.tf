@@ -23,6 +23,11 @@ variable "replies_table_arn" {
   type        = string
 }
 
+variable "tenants_table_arn" {
+  description = "ARN of the tenants table (read-only for every role but the operator's)."
+  type        = string
+}
+
 variable "secret_arns" {
   description = "Secret ARN by token (track, admin, csp)."
   type        = map(string)
