@@ -81,6 +81,9 @@ class Sandbox(BaseModel):
     track_name: str | None = None
     allocated_at: float = 0
     expires_at: float | None = None
+    #: v2: the request that last extended this lease, and how many extends it had.
+    last_extend_request_id: str | None = None
+    extensions: int = 0
     idempotency_key: str | None = None
     allocated_by_request: str | None = None
     last_synced: float | None = None

@@ -20,9 +20,11 @@ from consumers.handlers import Handlers
 from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
 from consumers.services.jobs import JobService, JobSettings
+from consumers.services.leases import LeaseService
 from consumers.services.replies import ReplyFactory
 from consumers.services.reservoir import CandidateReservoir
 from consumers.stores.clients import dynamodb_client
+from consumers.stores.leases import LeaseStore
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
 from schemas.messages import DeleteSandboxJob
@@ -80,6 +82,8 @@ class ConsumerServices:
                 on_sync=lambda synced, stale: metrics.sync_changed(synced=synced, stale=stale),
                 settings=JobSettings(
                     expiry_after_s=settings.expiry_after_s,
+                    expiry_buffer_s=settings.expiry_buffer_s,
+                    lab_duration_s=settings.lab_duration_s,
                     stale_grace_s=settings.stale_grace_s,
                     max_deletion_retries=settings.max_deletion_retries,
                     delete_retry_base_s=settings.delete_retry_base_s,
@@ -93,5 +97,13 @@ class ConsumerServices:
                 factory=reply_factory,
                 metrics=metrics,
                 publish_deletes=publish_deletes,
+                leases=LeaseService(
+                    LeaseStore(pool, ddb),
+                    reply_factory=reply_factory,
+                    metrics=metrics,
+                    lab_duration_s=settings.lab_duration_s,
+                    extension_s=settings.extension_s,
+                    max_lease_s=settings.max_lease_s,
+                ),
             )
             yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers)

@@ -263,6 +263,9 @@ class PoolStore:
             "idempotency_key": idempotency_key,
             "allocated_by_request": request_id,
             "updated_at": allocated_at,
+            # a previous lease's extends are not the new one's
+            "last_extend_request_id": None,
+            "extensions": None,
         }
         present = {k: v for k, v in sets.items() if v is not None}
         names = {f"#a{i}": k for i, k in enumerate(present)}
@@ -400,10 +403,25 @@ class PoolStore:
     async def expire(self, sandbox: Sandbox, *, now: float) -> bool:
         """allocated → pending_deletion for this very allocation; False when it changed first.
 
-        The condition pins the allocation (owner and allocated_at), so a concurrent release
-        (or a re-allocation) wins and this becomes a no-op.
+        The condition pins the allocation (owner, allocated_at and the expires_at read), so
+        a concurrent release, extend (v2) or re-allocation wins and this becomes a no-op.
         """
         assert sandbox.allocated_to_track is not None
+        condition = "#st = :allocated AND allocated_to_track = :t AND allocated_at = :at"
+        values: dict[str, Any] = {
+            ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+            ":allocated": {"S": SandboxStatus.ALLOCATED.value},
+            ":t": {"S": sandbox.allocated_to_track},
+            ":at": to_attr(sandbox.allocated_at),
+            ":now": to_attr(now),
+            ":true": {"BOOL": True},
+        }
+        # v2: and the expiry it read, so that an extend landing first wins
+        if sandbox.expires_at is None:
+            condition += " AND attribute_not_exists(expires_at)"
+        else:
+            condition += " AND expires_at = :exp"
+            values[":exp"] = to_attr(sandbox.expires_at)
         try:
             await self._ddb.transact_write_items(
                 TransactItems=[
@@ -415,19 +433,9 @@ class PoolStore:
                                 "SET #st = :pd, deletion_requested_at = :now, "
                                 "updated_at = :now, expired = :true"
                             ),
-                            "ConditionExpression": (
-                                "#st = :allocated AND allocated_to_track = :t "
-                                "AND allocated_at = :at"
-                            ),
+                            "ConditionExpression": condition,
                             "ExpressionAttributeNames": {"#st": "status"},
-                            "ExpressionAttributeValues": {
-                                ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
-                                ":allocated": {"S": SandboxStatus.ALLOCATED.value},
-                                ":t": {"S": sandbox.allocated_to_track},
-                                ":at": to_attr(sandbox.allocated_at),
-                                ":now": to_attr(now),
-                                ":true": {"BOOL": True},
-                            },
+                            "ExpressionAttributeValues": values,
                         }
                     },
                     {
