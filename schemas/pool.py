@@ -32,6 +32,9 @@ TRACK_SK: Final = "CURRENT"
 #: the claim / release / expire transactions; a tenant's active count is a COUNT Query on
 #: its partition, so no hot counter item serialises a tenant's claims.
 ACTIVE_PK_PREFIX: Final = "ACTIVE#"
+#: Waiting allocations (v2): one partition, sorted by when they were asked for, so a Query
+#: reads them oldest first; the item holds the allocate message and its deadline.
+WAIT_PK: Final = "WAIT"
 
 STATUS_INDEX: Final = "StatusIndex"
 TRACK_INDEX: Final = "TrackIndex"
@@ -63,6 +66,12 @@ def active_pk(tenant: str) -> str:
 def lease_marker_key(tenant: str, track_id: str) -> dict[str, str]:
     """The lease marker of (tenant, track_id): ``ACTIVE#<tenant>`` / ``TRACK#<track_id>``."""
     return {"PK": active_pk(tenant), "SK": f"{TRACK_PK_PREFIX}{track_id}"}
+
+
+def waiter_key(requested_at_ms: int, request_id: str) -> dict[str, str]:
+    """A waiting allocation: ``WAIT`` / ``<requested_at_ms, 13 digits>#<request_id>`` (the
+    zero-padded time sorts as text; the request id breaks ties and keeps it unique)."""
+    return {"PK": WAIT_PK, "SK": f"{requested_at_ms:013d}#{request_id}"}
 
 
 class Sandbox(BaseModel):

@@ -23,10 +23,12 @@ from consumers.services.jobs import JobService, JobSettings
 from consumers.services.leases import LeaseService
 from consumers.services.replies import ReplyFactory
 from consumers.services.reservoir import CandidateReservoir
+from consumers.services.waiting import WaiterPump
 from consumers.stores.clients import dynamodb_client
 from consumers.stores.leases import LeaseStore
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
+from consumers.stores.waiters import WaiterStore
 from schemas.messages import DeleteSandboxJob
 from schemas.settings import ConsumerSettings
 
@@ -42,6 +44,8 @@ class ConsumerServices:
     pool: PoolStore
     replies: ReplyStore
     handlers: Handlers
+    #: v2: serves waiting allocations (the app runs it with the periodic work)
+    waiter_pump: WaiterPump
 
     @classmethod
     @asynccontextmanager
@@ -68,12 +72,27 @@ class ConsumerServices:
                 ),
                 page_size=settings.candidate_page_size,
             )
+            waiters = WaiterStore(ddb, table=names.pool_table)
+
+            def wake_pump() -> None:  # the pump is built next, on this service
+                pump.wake()
+
             allocation = AllocationService(
                 pool,
                 reservoir=reservoir,
                 reply_factory=reply_factory,
                 metrics=metrics,
                 lab_duration_s=settings.lab_duration_s,
+                waiters=waiters,
+                on_waiter=wake_pump,
+            )
+            pump = WaiterPump(
+                waiters,
+                allocation,
+                replies=replies,
+                reply_factory=reply_factory,
+                metrics=metrics,
+                interval_s=settings.waiter_interval_s,
             )
             jobs = JobService(
                 pool,
@@ -97,6 +116,7 @@ class ConsumerServices:
                 factory=reply_factory,
                 metrics=metrics,
                 publish_deletes=publish_deletes,
+                after_sync=pump.wake,
                 leases=LeaseService(
                     LeaseStore(pool, ddb),
                     reply_factory=reply_factory,
@@ -106,4 +126,4 @@ class ConsumerServices:
                     max_lease_s=settings.max_lease_s,
                 ),
             )
-            yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers)
+            yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers, waiter_pump=pump)

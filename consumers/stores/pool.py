@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,6 +33,7 @@ __all__ = [
     "CandidateGone",
     "ClaimOutcome",
     "Claimed",
+    "ExtraRefused",
     "PoolStore",
     "ReleaseOutcome",
     "ReleaseRefused",
@@ -89,7 +90,12 @@ class CandidateGone:
     """Someone else claimed it first (or it changed state): move to the next candidate."""
 
 
-ClaimOutcome = Claimed | TrackAlreadyHasSandbox | ReplyAlreadyWritten | CandidateGone
+@dataclass(frozen=True)
+class ExtraRefused:
+    """An item the caller added to the claim refused (v2: the waiter was served already)."""
+
+
+ClaimOutcome = Claimed | TrackAlreadyHasSandbox | ReplyAlreadyWritten | CandidateGone | ExtraRefused
 
 
 # Release outcomes -----------------------------------------------------------------------
@@ -252,8 +258,13 @@ class PoolStore:
         allocated_at: float,
         expires_at: float,
         reply: ReplyRecord,
+        extra: Sequence[dict[str, Any]] = (),
     ) -> ClaimOutcome:
-        """Claim ``candidate`` for the track, create its pointer and write the reply, atomically."""
+        """Claim ``candidate`` for the track, create its pointer and write the reply, atomically.
+
+        ``extra`` items join the transaction (v2: the waiter's conditional Delete); one of
+        them refusing is ``ExtraRefused``.
+        """
         sets = {
             "status": SandboxStatus.ALLOCATED.value,
             "allocated_to_track": track_id,
@@ -314,21 +325,27 @@ class PoolStore:
                         }
                     },
                     self.replies.put_transact_item(reply),  # type: ignore[list-item]
+                    *extra,  # type: ignore[list-item]
                 ]
             )
         except ClientError as exc:
             cancelled = cancellation(exc)
             if cancelled is None:
                 raise
-            return await self._claim_failure(cancelled, track_id=track_id, request_id=request_id)
+            return await self._claim_failure(
+                cancelled, track_id=track_id, request_id=request_id, extra=len(extra)
+            )
         return Claimed(candidate.sandbox_id)
 
     async def _claim_failure(
-        self, cancelled: Cancellation, *, track_id: str, request_id: str
+        self, cancelled: Cancellation, *, track_id: str, request_id: str, extra: int = 0
     ) -> ClaimOutcome:
-        if len(cancelled.reasons) != 3:
+        if len(cancelled.reasons) != 3 + extra:
             raise cancelled.error
-        # Most decisive first: an answered request stays answered; then one sandbox per track.
+        # Most decisive first: a waiter served elsewhere (v2) was answered there; an answered
+        # request stays answered; then one sandbox per track.
+        if any(cancelled.refused(3 + i) for i in range(extra)):
+            return ExtraRefused()
         if cancelled.refused(2):
             old = cancelled.old_item(2)
             reply = reply_from_item(old) if old else await self.replies.get(request_id)
