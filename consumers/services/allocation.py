@@ -51,12 +51,16 @@ class AllocationService:
         clock: Callable[[], float] = time.time,
         waiters: WaiterStore | None = None,
         on_waiter: Callable[[], None] | None = None,
+        waiters_ahead: Callable[[], bool] | None = None,
     ) -> None:
         """``waiters`` (v2): where an allocate that may wait is stored when none is
         available (None: it is answered NO_SANDBOXES_AVAILABLE at once); ``on_waiter`` is
-        told each time one is stored (the waiter pump looks again)."""
+        told each time one is stored (the waiter pump looks again); while
+        ``waiters_ahead()`` (the pump's last pass left waiters unserved), an allocate that
+        may wait queues behind them instead of claiming first."""
         self._waiters = waiters
         self._on_waiter = on_waiter
+        self._waiters_ahead = waiters_ahead
         self._pool = pool
         self._reservoir = reservoir
         self._reply_factory = reply_factory
@@ -106,6 +110,11 @@ class AllocationService:
         self, msg: AllocateMessage, attempts: int, waiter: Waiter | None = None
     ) -> tuple[ReplyRecord | None, str]:
         started = time.perf_counter()
+        # fair: while others wait, one that may wait queues behind them
+        ahead = waiter is None and self._waiters_ahead is not None and self._waiters_ahead()
+        if ahead and await self._wait(msg):
+            log.info("allocation_waiting", outcome="queued", **_ms(started))
+            return None, "waiting"
         while True:
             candidate = await self._reservoir.take(msg.name_prefix)
             if candidate is None:

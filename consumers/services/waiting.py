@@ -12,6 +12,10 @@ by the earliest deadline) it reads the waiters oldest first and, for each:
   candidate goes back); once none is available for a name prefix, the younger waiters
   for it are not tried in this pass (they would not get one: the order stays fair).
 
+While a pass has left waiters unserved, a new allocate that may wait joins the list
+behind them rather than claiming a sandbox that has just come back (one that may not wait
+still claims at once: it asked not to be queued).
+
 Everything is in DynamoDB, so a consumer killed mid-wait loses nothing: another pump (or
 the restarted one) serves the waiter. Order: by ``requested_at`` (then request id) among
 the waiters stored when a pass reads them; a request whose waiter is not yet written (its
@@ -60,6 +64,8 @@ class WaiterPump:
         self._interval_s = interval_s
         self._clock = clock
         self._wake = asyncio.Event()
+        #: The last pass left waiters it could not serve (new waiting requests queue behind).
+        self.waiters_ahead = False
 
     def wake(self) -> None:
         """Look again now (a waiter was stored, or a sync may have added sandboxes)."""
@@ -123,6 +129,7 @@ class WaiterPump:
                 waited_s=round(self._clock() - waiter.message.requested_at.timestamp(), 3),
                 sandbox_id=(reply.result or {}).get("sandbox_id") if reply else None,
             )
+        self.waiters_ahead = earliest is not None
         return served, earliest
 
     async def _time_out(self, waiter: Waiter) -> None:

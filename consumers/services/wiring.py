@@ -77,6 +77,9 @@ class ConsumerServices:
             def wake_pump() -> None:  # the pump is built next, on this service
                 pump.wake()
 
+            def waiters_ahead() -> bool:
+                return pump.waiters_ahead
+
             allocation = AllocationService(
                 pool,
                 reservoir=reservoir,
@@ -85,6 +88,7 @@ class ConsumerServices:
                 lab_duration_s=settings.lab_duration_s,
                 waiters=waiters,
                 on_waiter=wake_pump,
+                waiters_ahead=waiters_ahead,
             )
             pump = WaiterPump(
                 waiters,

@@ -215,3 +215,24 @@ async def test_the_pump_loop_wakes_for_a_new_waiter_and_answers_by_the_deadline(
     finally:
         stop.set()
         await asyncio.wait_for(runner, 5)
+
+
+async def test_a_new_waiting_request_queues_behind_the_waiters_already_there(alloc_env) -> None:
+    """A sandbox that comes back goes to the longest waiter, not to whoever asks next."""
+    consumer = Consumer(alloc_env, Clock(T0.timestamp() + 1))
+    consumer.allocation._waiters_ahead = lambda: consumer.pump.waiters_ahead
+    older = waiting_message(0)
+    assert await consumer.allocation.allocate(older) is None
+    await consumer.pump.serve()  # none available: the pass leaves it waiting
+    assert consumer.pump.waiters_ahead
+
+    await alloc_env.pool.put_available(sandbox(3))
+    newcomer = waiting_message(5)
+    assert await consumer.allocation.allocate(newcomer) is None  # queued, not claimed
+    assert (await consumer.pump.serve())[0] == 1
+
+    assert (await alloc_env.replies.get(older.request_id)).result["sandbox_id"] == "sbx-00003"
+    assert await alloc_env.replies.get(newcomer.request_id) is None
+    # one that may not wait still claims (or is refused) at once
+    at_once = await consumer.allocation.allocate(allocate_message("t-now"))
+    assert at_once.error.code is ErrorCode.NO_SANDBOXES_AVAILABLE
