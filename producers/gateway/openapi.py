@@ -72,6 +72,11 @@ direct SQS / DynamoDB integrations) and the local ASGI gateway.
   `X-Instruqt-Track-ID`, `X-Sandbox-Name-Prefix`, `Idempotency-Key` are optional. Values are
   1-128 chars of `[A-Za-z0-9._:@-]` (prefix 1-64); an empty optional header counts as absent;
   anything else is `400`.
+* **Leases (v2)**: `X-Wait-For-Sandbox-S` on allocate (0-900 s, default 0) keeps the
+  request pending until a sandbox is claimed for it (oldest waiter first) or the wait ends
+  (`NO_SANDBOXES_AVAILABLE`); `POST /v1/sandboxes/{id}/extend` with `X-Extend-By-S`
+  (60-86400 s) pushes `expires_at`, never past `allocated_at + max_lease_s`
+  (`LEASE_LIMIT_REACHED`). Values are digits without sign or leading zeros; else `400`.
 * **Bodies**: POST bodies are empty or `{}`; anything else `400`, over 16 KiB `413`.
 * **Rate limit**: per track id, counted after auth (default 100/min, burst 20); admin calls
   have their own budget. Over it: `429` with `Retry-After`.
