@@ -225,7 +225,8 @@ class Consumer:
                 self._services = None
 
     async def start_periodic(self) -> None:
-        """Queue gauges, DLQ sweep and pool gauges, on the broker's (connected) SQS client."""
+        """The waiter pump (v2), queue gauges, DLQ sweep and pool gauges, on the broker's
+        (connected) SQS client."""
         sqs: SQSClient = await self.broker.connect()
         settings, names, services = self.settings, self.settings.names, self.services
         dlqs = [names.requests_dlq, names.jobs_dlq]
@@ -238,6 +239,7 @@ class Consumer:
             interval_s=QUEUE_SAMPLE_INTERVAL_S,
         )
         work: list[Awaitable[None]] = [
+            services.waiter_pump.run(stop),
             sampler.run(stop),
             repeat(
                 self._sample_pool,

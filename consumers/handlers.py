@@ -7,6 +7,7 @@ same code runs under the real broker and under TestSQSBroker.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -18,6 +19,7 @@ from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
 from consumers.services.dead_letters import body_fields
 from consumers.services.jobs import JobService, PublishDeletes
+from consumers.services.leases import LeaseService
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
 from schemas.errors import InvalidRequestError, SandboxError
@@ -28,6 +30,7 @@ from schemas.messages import (
     DeleteSandboxJob,
     DeleteStaleJob,
     ExpireJob,
+    ExtendMessage,
     JobMessage,
     MessageType,
     ReleaseMessage,
@@ -45,6 +48,7 @@ ROUTED_TYPES: Final = frozenset(
     {
         MessageType.ALLOCATE,
         MessageType.RELEASE,
+        MessageType.EXTEND,
         MessageType.SYNC,
         MessageType.CLEANUP,
         MessageType.EXPIRE,
@@ -74,8 +78,14 @@ class Handlers:
     factory: ReplyFactory
     metrics: BrokerMetrics
     publish_deletes: PublishDeletes
+    #: v2: extend (None: extend messages fail as not routed).
+    leases: LeaseService | None = None
+    #: v2: told when a sync finished (it may have added sandboxes: the waiter pump looks).
+    after_sync: Callable[[], None] | None = None
 
-    async def on_request(self, message: RequestMessage, delivery: Delivery) -> ReplyRecord:
+    async def on_request(self, message: RequestMessage, delivery: Delivery) -> ReplyRecord | None:
+        """The reply that stands; None when an allocation waits for a sandbox (v2: its
+        waiter item is durable, the pump answers it later)."""
         self.metrics.receive_count.labels(action=message.type).observe(delivery.receive_count)
         with bound_contextvars(
             request_id=message.request_id,
@@ -94,12 +104,15 @@ class Handlers:
                         reply = await self.allocation.release(
                             message, attempts=delivery.receive_count
                         )
+                    case ExtendMessage() if self.leases is not None:
+                        reply = await self.leases.extend(message, attempts=delivery.receive_count)
                     case _:
                         raise _not_routed(message.type)
             except Exception as exc:
                 await self._maybe_dead_letter(message, message.track_id, delivery, exc)
                 raise
-            self._observe(message.type, message.requested_at.timestamp(), reply)
+            if reply is not None:
+                self._observe(message.type, message.requested_at.timestamp(), reply)
             return reply
 
     async def on_job(self, job: JobMessage, delivery: Delivery) -> ReplyRecord | None:
@@ -163,7 +176,10 @@ class Handlers:
         """The job's result (None: nacked for a later retry) and its reply if already written."""
         match job:
             case SyncJob():
-                return await self.jobs.sync(), None
+                synced = await self.jobs.sync()
+                if self.after_sync is not None:
+                    self.after_sync()
+                return synced, None
             case CleanupJob():
                 return (
                     await self.jobs.cleanup(self.publish_deletes, request_id=job.request_id),

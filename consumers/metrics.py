@@ -39,6 +39,18 @@ class BrokerMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.extend_total = Counter(
+            "broker_extend_total",
+            "Lease extend requests by outcome (v2)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.waiters = Counter(
+            "broker_waiters_total",
+            "Waiting allocations by outcome: waiting, served, timed_out (v2)",
+            ["outcome"],
+            registry=registry,
+        )
         self.allocation_latency = Histogram(
             "broker_allocation_latency_seconds",
             "Time a consumer spends on one allocation (claim + reply write)",

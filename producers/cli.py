@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from producers.exits import ExitCode, fail
 from producers.gateway.server import serve_gateway
 from producers.track_client import (
+    WAIT_MARGIN_S,
     GatewayError,
     GatewayUnreachableError,
     RequestFailedError,
@@ -27,6 +28,7 @@ from producers.track_client import (
     TrackClientError,
 )
 from schemas.ids import is_header_value, is_name_prefix, is_request_id
+from schemas.messages import MAX_EXTEND_BY_S, MAX_WAIT_FOR_SANDBOX_S, MIN_EXTEND_BY_S
 from schemas.replies import Reply, ReplyStatus
 from schemas.settings import GatewaySettings
 
@@ -141,11 +143,23 @@ def allocate(
     track_name: str | None = typer.Option(None, "--track-name", help="X-Instruqt-Track-ID"),
     name_prefix: str | None = typer.Option(None, "--name-prefix", help="Only names with it"),
     idempotency_key: str | None = typer.Option(None, "--idempotency-key"),
+    wait_for_sandbox: int | None = typer.Option(
+        None,
+        "--wait-for-sandbox",
+        min=0,
+        max=MAX_WAIT_FOR_SANDBOX_S,
+        help=(
+            "X-Wait-For-Sandbox-S: seconds to wait for a sandbox when none is available "
+            "(waiters are served oldest first); --timeout grows to cover it"
+        ),
+    ),
     timeout: float = TIMEOUT_OPTION,
     url: str = URL_OPTION,
     token: str | None = TOKEN_OPTION,
 ) -> None:
     """Get this track's sandbox (the same one again if it already has one)."""
+    if wait_for_sandbox:
+        timeout = max(timeout, wait_for_sandbox + WAIT_MARGIN_S)
     _check("--track-id", track_id, is_header_value, HEADER_RULE)
     _check("--track-name", track_name, is_header_value, HEADER_RULE)
     _check("--name-prefix", name_prefix, is_name_prefix, "1-64 chars of [A-Za-z0-9._:@-]")
@@ -162,6 +176,7 @@ def allocate(
                     track_name=track_name,
                     name_prefix=name_prefix,
                     idempotency_key=idempotency_key,
+                    wait_for_sandbox_s=wait_for_sandbox,
                     timeout=timeout,
                 ).request_id
             ),
@@ -189,6 +204,39 @@ def release(
             tok,
             timeout,
             lambda c: c.submit_release(track_id, sandbox_id, timeout=timeout).request_id,
+            track_id,
+        ),
+    )
+    _print(reply)
+
+
+@track_app.command()
+def extend(
+    track_id: str = typer.Option(..., "--track-id", help="X-Instruqt-Sandbox-ID: the lab run"),
+    sandbox_id: str = typer.Option(..., "--sandbox-id", help="The sandbox whose lease to extend"),
+    by: int | None = typer.Option(
+        None,
+        "--by",
+        min=MIN_EXTEND_BY_S,
+        max=MAX_EXTEND_BY_S,
+        help="X-Extend-By-S: seconds to add (default: the deployment's extension_s, 3600)",
+    ),
+    timeout: float = TIMEOUT_OPTION,
+    url: str = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+) -> None:
+    """Extend the track's lease (never past allocated_at + max_lease_s: LEASE_LIMIT_REACHED)."""
+    _check("--track-id", track_id, is_header_value, HEADER_RULE)
+    _check("--sandbox-id", sandbox_id, is_header_value, HEADER_RULE)
+    reply = _run(
+        token,
+        lambda tok: _submit_and_wait(
+            url,
+            tok,
+            timeout,
+            lambda c: (
+                c.submit_extend(track_id, sandbox_id, extend_by_s=by, timeout=timeout).request_id
+            ),
             track_id,
         ),
     )

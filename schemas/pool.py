@@ -32,6 +32,9 @@ TRACK_SK: Final = "CURRENT"
 #: the claim / release / expire transactions; a tenant's active count is a COUNT Query on
 #: its partition, so no hot counter item serialises a tenant's claims.
 ACTIVE_PK_PREFIX: Final = "ACTIVE#"
+#: Waiting allocations (v2): one partition, sorted by when they were asked for, so a Query
+#: reads them oldest first; the item holds the allocate message and its deadline.
+WAIT_PK: Final = "WAIT"
 
 STATUS_INDEX: Final = "StatusIndex"
 TRACK_INDEX: Final = "TrackIndex"
@@ -65,6 +68,12 @@ def lease_marker_key(tenant: str, track_id: str) -> dict[str, str]:
     return {"PK": active_pk(tenant), "SK": f"{TRACK_PK_PREFIX}{track_id}"}
 
 
+def waiter_key(requested_at_ms: int, request_id: str) -> dict[str, str]:
+    """A waiting allocation: ``WAIT`` / ``<requested_at_ms, 13 digits>#<request_id>`` (the
+    zero-padded time sorts as text; the request id breaks ties and keeps it unique)."""
+    return {"PK": WAIT_PK, "SK": f"{requested_at_ms:013d}#{request_id}"}
+
+
 class Sandbox(BaseModel):
     """One pool item; numbers are epoch seconds. ``allocated_at`` is 0 until claimed (GSI key)."""
 
@@ -81,6 +90,9 @@ class Sandbox(BaseModel):
     track_name: str | None = None
     allocated_at: float = 0
     expires_at: float | None = None
+    #: v2: the request that last extended this lease, and how many extends it had.
+    last_extend_request_id: str | None = None
+    extensions: int = 0
     idempotency_key: str | None = None
     allocated_by_request: str | None = None
     last_synced: float | None = None

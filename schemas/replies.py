@@ -48,6 +48,16 @@ class ReleaseResult(BaseModel):
     idempotent: bool = False
 
 
+class ExtendResult(BaseModel):
+    """v2: the lease's expiry after an extend (capped at ``allocated_at + max_lease_s``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sandbox_id: SandboxId
+    expires_at: float
+    idempotent: bool = False
+
+
 class JobResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -121,6 +121,15 @@ class ConsumerSettings(CommonSettings):
             "extended (at least lab_duration_s)"
         ),
     )
+    waiter_interval_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description=(
+            "v2: how often the waiter pump looks for waiting allocations (it is also woken "
+            "by this consumer's syncs; deadlines are answered on time whatever this is)"
+        ),
+    )
     history_ttl_s: int = Field(
         90 * 86_400,
         ge=86_400,

@@ -18,6 +18,7 @@ from consumers.services.reservoir import CandidateReservoir
 from consumers.stores.pool import (
     CandidateGone,
     Claimed,
+    ExtraRefused,
     PoolStore,
     Released,
     ReleaseRefused,
@@ -26,6 +27,7 @@ from consumers.stores.pool import (
     TrackAlreadyHasSandbox,
     TrackPointer,
 )
+from consumers.stores.waiters import Waiter, WaiterStore
 from schemas.errors import (
     NoSandboxesAvailableError,
     QuotaExceededError,
@@ -56,8 +58,19 @@ class AllocationService:
         lab_duration_s: int,
         tenants: TenantLookup | None = None,
         clock: Callable[[], float] = time.time,
+        waiters: WaiterStore | None = None,
+        on_waiter: Callable[[], None] | None = None,
+        waiters_ahead: Callable[[], bool] | None = None,
     ) -> None:
+        """``waiters`` (v2): where an allocate that may wait is stored when none is
+        available (None: it is answered NO_SANDBOXES_AVAILABLE at once); ``on_waiter`` is
+        told each time one is stored (the waiter pump looks again); while
+        ``waiters_ahead()`` (the pump's last pass left waiters unserved), an allocate that
+        may wait queues behind them instead of claiming first."""
         self._tenants = tenants
+        self._waiters = waiters
+        self._on_waiter = on_waiter
+        self._waiters_ahead = waiters_ahead
         self._pool = pool
         self._reservoir = reservoir
         self._reply_factory = reply_factory
@@ -65,13 +78,39 @@ class AllocationService:
         self._lab_duration_s = lab_duration_s
         self._clock = clock
 
-    async def allocate(self, msg: AllocateMessage, *, attempts: int = 1) -> ReplyRecord:
-        """Claim a sandbox for the track (or return the one it has); the reply that stands."""
+    async def allocate(self, msg: AllocateMessage, *, attempts: int = 1) -> ReplyRecord | None:
+        """Claim a sandbox for the track (or return the one it has); the reply that stands.
+
+        None (v2): none is available and the request may wait: its waiter is durable and
+        the waiter pump answers it (``serve_waiter``), so the message may be acknowledged.
+        """
+        reply, _ = await self._measured(msg, attempts, None)
+        return reply
+
+    async def serve_waiter(self, waiter: Waiter) -> tuple[ReplyRecord | None, str]:
+        """Try to claim for a waiter (the waiter's Delete joins the claim's transaction).
+
+        (reply, "success" | "idempotent"): answered (on "idempotent" the caller removes the
+        waiter); (None, "no_sandboxes"): still none available; (None, "waiter_gone"):
+        another pump served it first.
+        """
+        started = time.perf_counter()
+        reply, outcome = await self._allocate(waiter.message, 1, waiter)
+        if reply is not None:  # a pass that finds none is not an allocation attempt
+            self._metrics.allocate_total.labels(outcome=outcome).inc()
+            self._metrics.allocation_latency.labels(outcome=outcome).observe(
+                time.perf_counter() - started
+            )
+        return reply, outcome
+
+    async def _measured(
+        self, msg: AllocateMessage, attempts: int, waiter: Waiter | None
+    ) -> tuple[ReplyRecord | None, str]:
         started = time.perf_counter()
         outcome = "error"
         try:
-            reply, outcome = await self._allocate(msg, attempts)
-            return reply
+            reply, outcome = await self._allocate(msg, attempts, waiter)
+            return reply, outcome
         finally:
             elapsed = time.perf_counter() - started
             self._metrics.allocate_total.labels(outcome=outcome).inc()
@@ -118,12 +157,19 @@ class AllocationService:
                 return candidate
         return None
 
-    async def _allocate(self, msg: AllocateMessage, attempts: int) -> tuple[ReplyRecord, str]:
+    async def _allocate(
+        self, msg: AllocateMessage, attempts: int, waiter: Waiter | None = None
+    ) -> tuple[ReplyRecord | None, str]:
         started = time.perf_counter()
         config = await self._tenants(msg.tenant) if self._tenants is not None else None
         refused = await self._quota_refusal(msg, config, attempts)
         if refused is not None:
             return refused
+        # fair: while others wait, one that may wait queues behind them
+        ahead = waiter is None and self._waiters_ahead is not None and self._waiters_ahead()
+        if ahead and await self._wait(msg):
+            log.info("allocation_waiting", outcome="queued", **_ms(started))
+            return None, "waiting"
         while True:
             candidate = await self._take(msg, config)
             if candidate is None:
@@ -131,6 +177,11 @@ class AllocationService:
                 pointer = await self._pool.get_pointer(msg.track_id, tenant=msg.tenant)
                 if pointer is not None:
                     return await self._existing(msg, pointer, attempts), "idempotent"
+                if waiter is not None:
+                    return None, "no_sandboxes"
+                if await self._wait(msg):
+                    log.info("allocation_waiting", outcome="waiting", **_ms(started))
+                    return None, "waiting"
                 record = self._reply_factory.failed(
                     request_id=msg.request_id,
                     action=msg.type,
@@ -172,6 +223,7 @@ class AllocationService:
                     allocated_at=result.allocated_at,
                     expires_at=result.expires_at,
                     reply=record,
+                    extra=[self._waiters.delete_item(waiter)] if self._waiters and waiter else (),
                 )
             except StoreConflictError:
                 self._reservoir.give_back(candidate)
@@ -200,6 +252,21 @@ class AllocationService:
                     self._reservoir.give_back(candidate)
                     log.info("reply_already_written", outcome=reply.status.value)
                     return reply, "idempotent"
+                case ExtraRefused():
+                    self._reservoir.give_back(candidate)
+                    return None, "waiter_gone"
+
+    async def _wait(self, msg: AllocateMessage) -> bool:
+        """Store a waiter for ``msg`` if it may wait and its wait has not ended."""
+        if self._waiters is None or msg.wait_for_sandbox_s <= 0:
+            return False
+        if self._clock() >= msg.requested_at.timestamp() + msg.wait_for_sandbox_s:
+            return False
+        await self._waiters.add(msg)
+        self._metrics.waiters.labels(outcome="waiting").inc()
+        if self._on_waiter is not None:
+            self._on_waiter()
+        return True
 
     async def _existing(
         self, msg: AllocateMessage, pointer: TrackPointer, attempts: int

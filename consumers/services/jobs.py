@@ -55,6 +55,10 @@ class JobSettings:
     expiry_after_s: int
     stale_grace_s: int
     max_deletion_retries: int
+    #: v2: expire acts on ``expires_at`` + this buffer (an extended lease runs longer).
+    expiry_buffer_s: int = 1800
+    #: The expiry of an adopted allocation without ``expires_at``: allocated_at + this.
+    lab_duration_s: int = 4 * 3600
     #: First retry delay of a failed CSP delete within one message's life.
     delete_retry_base_s: int = 30
     #: Backoff for items that became deletion_failed, retried by later cleanups.
@@ -81,12 +85,24 @@ class JobService:
         self._clock = clock
 
     async def expire(self) -> JobResult:
-        """Allocations older than lab duration + buffer → pending_deletion (pointer cleared)."""
+        """Leases past ``expires_at`` + buffer → pending_deletion (pointer cleared).
+
+        v2: the lease's own ``expires_at`` decides (an extend moves it), read from the item
+        and pinned by the write's condition, so an extend that lands first wins and this
+        one is a no-op. The index is read only for allocations at least a buffer old (no
+        lease can be overdue sooner); those not yet overdue are skipped, not counted.
+        """
         now = self._clock()
+        settings = self._settings
         examined = changed = 0
         async for sandbox in self._pool.query_status(
-            SandboxStatus.ALLOCATED, before=now - self._settings.expiry_after_s
+            SandboxStatus.ALLOCATED, before=now - settings.expiry_buffer_s
         ):
+            expires_at = sandbox.expires_at
+            if expires_at is None:
+                expires_at = sandbox.allocated_at + settings.lab_duration_s
+            if now < expires_at + settings.expiry_buffer_s:
+                continue
             examined += 1
             if await self._pool.expire(sandbox, now=now):
                 changed += 1

@@ -20,12 +20,16 @@ from consumers.handlers import Handlers
 from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
 from consumers.services.jobs import JobService, JobSettings
+from consumers.services.leases import LeaseService
 from consumers.services.replies import ReplyFactory
 from consumers.services.reservoir import CandidateReservoir
+from consumers.services.waiting import WaiterPump
 from consumers.stores.clients import dynamodb_client
+from consumers.stores.leases import LeaseStore
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
 from consumers.stores.tenants import TenantDirectory, TenantStore
+from consumers.stores.waiters import WaiterStore
 from schemas.messages import DeleteSandboxJob
 from schemas.settings import ConsumerSettings
 
@@ -41,6 +45,8 @@ class ConsumerServices:
     pool: PoolStore
     replies: ReplyStore
     handlers: Handlers
+    #: v2: serves waiting allocations (the app runs it with the periodic work)
+    waiter_pump: WaiterPump
 
     @classmethod
     @asynccontextmanager
@@ -67,6 +73,14 @@ class ConsumerServices:
                 ),
                 page_size=settings.candidate_page_size,
             )
+            waiters = WaiterStore(ddb, table=names.pool_table)
+
+            def wake_pump() -> None:  # the pump is built next, on this service
+                pump.wake()
+
+            def waiters_ahead() -> bool:
+                return pump.waiters_ahead
+
             allocation = AllocationService(
                 pool,
                 reservoir=reservoir,
@@ -77,6 +91,17 @@ class ConsumerServices:
                     TenantStore(ddb, table=names.tenants_table),
                     ttl_s=settings.tenant_cache_ttl_s,
                 ).config,
+                waiters=waiters,
+                on_waiter=wake_pump,
+                waiters_ahead=waiters_ahead,
+            )
+            pump = WaiterPump(
+                waiters,
+                allocation,
+                replies=replies,
+                reply_factory=reply_factory,
+                metrics=metrics,
+                interval_s=settings.waiter_interval_s,
             )
             jobs = JobService(
                 pool,
@@ -85,6 +110,8 @@ class ConsumerServices:
                 on_sync=lambda synced, stale: metrics.sync_changed(synced=synced, stale=stale),
                 settings=JobSettings(
                     expiry_after_s=settings.expiry_after_s,
+                    expiry_buffer_s=settings.expiry_buffer_s,
+                    lab_duration_s=settings.lab_duration_s,
                     stale_grace_s=settings.stale_grace_s,
                     max_deletion_retries=settings.max_deletion_retries,
                     delete_retry_base_s=settings.delete_retry_base_s,
@@ -98,5 +125,14 @@ class ConsumerServices:
                 factory=reply_factory,
                 metrics=metrics,
                 publish_deletes=publish_deletes,
+                after_sync=pump.wake,
+                leases=LeaseService(
+                    LeaseStore(pool, ddb),
+                    reply_factory=reply_factory,
+                    metrics=metrics,
+                    lab_duration_s=settings.lab_duration_s,
+                    extension_s=settings.extension_s,
+                    max_lease_s=settings.max_lease_s,
+                ),
             )
-            yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers)
+            yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers, waiter_pump=pump)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -40,6 +40,7 @@ __all__ = [
     "CandidateGone",
     "ClaimOutcome",
     "Claimed",
+    "ExtraRefused",
     "PoolStore",
     "ReleaseOutcome",
     "ReleaseRefused",
@@ -96,7 +97,12 @@ class CandidateGone:
     """Someone else claimed it first (or it changed state): move to the next candidate."""
 
 
-ClaimOutcome = Claimed | TrackAlreadyHasSandbox | ReplyAlreadyWritten | CandidateGone
+@dataclass(frozen=True)
+class ExtraRefused:
+    """An item the caller added to the claim refused (v2: the waiter was served already)."""
+
+
+ClaimOutcome = Claimed | TrackAlreadyHasSandbox | ReplyAlreadyWritten | CandidateGone | ExtraRefused
 
 
 # Release outcomes -----------------------------------------------------------------------
@@ -280,9 +286,14 @@ class PoolStore:
         expires_at: float,
         reply: ReplyRecord,
         tenant: str = DEFAULT_TENANT,
+        extra: Sequence[dict[str, Any]] = (),
     ) -> ClaimOutcome:
         """Claim ``candidate`` for (tenant, track), create its pointer and lease marker and
-        write the reply, atomically."""
+        write the reply, atomically.
+
+        ``extra`` items join the transaction (v2: the waiter's conditional Delete); one of
+        them refusing is ``ExtraRefused``.
+        """
         sets = {
             "status": SandboxStatus.ALLOCATED.value,
             "allocated_to_track": track_id,
@@ -293,6 +304,9 @@ class PoolStore:
             "idempotency_key": idempotency_key,
             "allocated_by_request": request_id,
             "updated_at": allocated_at,
+            # a previous lease's extends are not the new one's
+            "last_extend_request_id": None,
+            "extensions": None,
         }
         present = {k: v for k, v in sets.items() if v is not None}
         names = {f"#a{i}": k for i, k in enumerate(present)}
@@ -343,6 +357,7 @@ class PoolStore:
                     },
                     self.replies.put_transact_item(reply),  # type: ignore[list-item]
                     self._marker_put(tenant, track_id, candidate.sandbox_id, allocated_at),
+                    *extra,  # type: ignore[list-item]
                 ]
             )
         except ClientError as exc:
@@ -350,7 +365,11 @@ class PoolStore:
             if cancelled is None:
                 raise
             return await self._claim_failure(
-                cancelled, track_id=track_id, request_id=request_id, tenant=tenant
+                cancelled,
+                track_id=track_id,
+                request_id=request_id,
+                tenant=tenant,
+                extra=len(extra),
             )
         return Claimed(candidate.sandbox_id)
 
@@ -371,11 +390,21 @@ class PoolStore:
         }
 
     async def _claim_failure(
-        self, cancelled: Cancellation, *, track_id: str, request_id: str, tenant: str
+        self,
+        cancelled: Cancellation,
+        *,
+        track_id: str,
+        request_id: str,
+        tenant: str,
+        extra: int = 0,
     ) -> ClaimOutcome:
-        if len(cancelled.reasons) != 4:
+        # the claim's items: candidate, pointer, reply, lease marker, then ``extra``
+        if len(cancelled.reasons) != 4 + extra:
             raise cancelled.error
-        # Most decisive first: an answered request stays answered; then one sandbox per track.
+        # Most decisive first: a waiter served elsewhere (v2) was answered there; an answered
+        # request stays answered; then one sandbox per track.
+        if any(cancelled.refused(4 + i) for i in range(extra)):
+            return ExtraRefused()
         if cancelled.refused(2):
             old = cancelled.old_item(2)
             reply = reply_from_item(old) if old else await self.replies.get(request_id)
@@ -464,10 +493,25 @@ class PoolStore:
     async def expire(self, sandbox: Sandbox, *, now: float) -> bool:
         """allocated → pending_deletion for this very allocation; False when it changed first.
 
-        The condition pins the allocation (owner and allocated_at), so a concurrent release
-        (or a re-allocation) wins and this becomes a no-op.
+        The condition pins the allocation (owner, allocated_at and the expires_at read), so
+        a concurrent release, extend (v2) or re-allocation wins and this becomes a no-op.
         """
         assert sandbox.allocated_to_track is not None
+        condition = "#st = :allocated AND allocated_to_track = :t AND allocated_at = :at"
+        values: dict[str, Any] = {
+            ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+            ":allocated": {"S": SandboxStatus.ALLOCATED.value},
+            ":t": {"S": sandbox.allocated_to_track},
+            ":at": to_attr(sandbox.allocated_at),
+            ":now": to_attr(now),
+            ":true": {"BOOL": True},
+        }
+        # v2: and the expiry it read, so that an extend landing first wins
+        if sandbox.expires_at is None:
+            condition += " AND attribute_not_exists(expires_at)"
+        else:
+            condition += " AND expires_at = :exp"
+            values[":exp"] = to_attr(sandbox.expires_at)
         try:
             await self._ddb.transact_write_items(
                 TransactItems=[
@@ -479,19 +523,9 @@ class PoolStore:
                                 "SET #st = :pd, deletion_requested_at = :now, "
                                 "updated_at = :now, expired = :true"
                             ),
-                            "ConditionExpression": (
-                                "#st = :allocated AND allocated_to_track = :t "
-                                "AND allocated_at = :at"
-                            ),
+                            "ConditionExpression": condition,
                             "ExpressionAttributeNames": {"#st": "status"},
-                            "ExpressionAttributeValues": {
-                                ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
-                                ":allocated": {"S": SandboxStatus.ALLOCATED.value},
-                                ":t": {"S": sandbox.allocated_to_track},
-                                ":at": to_attr(sandbox.allocated_at),
-                                ":now": to_attr(now),
-                                ":true": {"BOOL": True},
-                            },
+                            "ExpressionAttributeValues": values,
                         }
                     },
                     {

@@ -116,6 +116,12 @@ class Authenticator:
         """The clock signed tokens expire by (epoch seconds; a test hook replaces it)."""
         return self._clock()
 
+    def is_admin(self, headers: Headers) -> bool:
+        """Whether the request carries the admin token (never raises: for routes open to all
+        that only say more to an operator, such as ``/readyz``)."""
+        token = bearer_token(headers)
+        return token is not None and _matches(token.encode(), self._admin_token)
+
     def require(self, headers: Headers, *allowed: Role) -> Role:
         """Admin routes, synchronously: the admin token, else 403 for the settings' track
         token and 401 for anything else.

@@ -14,6 +14,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from producers.gateway.validation import (
+    EXTEND_BY_HEADER,
+    EXTEND_BY_PATTERN,
     IDEMPOTENCY_KEY_HEADER,
     LEGACY_TRACK_ID_HEADER,
     NAME_PREFIX_HEADER,
@@ -23,6 +25,8 @@ from producers.gateway.validation import (
     PAGE_LIMIT_MAX,
     TRACK_ID_HEADER,
     TRACK_NAME_HEADER,
+    WAIT_FOR_SANDBOX_HEADER,
+    WAIT_FOR_SANDBOX_PATTERN,
 )
 from schemas.ids import HEADER_VALUE_PATTERN, REQUEST_ID_PATTERN, RequestId
 from schemas.pool import SandboxStatus
@@ -31,6 +35,7 @@ from schemas.replies import (
     AllocateResult,
     ErrorBody,
     ErrorDetail,
+    ExtendResult,
     JobResult,
     ReleaseResult,
     ReplyError,
@@ -44,6 +49,7 @@ UNKNOWN_ACTION = "unknown"
 ReplyAction = Literal[
     "allocate",
     "release",
+    "extend",
     "sync",
     "cleanup",
     "expire",
@@ -66,6 +72,11 @@ direct SQS / DynamoDB integrations) and the local ASGI gateway.
   `X-Instruqt-Track-ID`, `X-Sandbox-Name-Prefix`, `Idempotency-Key` are optional. Values are
   1-128 chars of `[A-Za-z0-9._:@-]` (prefix 1-64); an empty optional header counts as absent;
   anything else is `400`.
+* **Leases (v2)**: `X-Wait-For-Sandbox-S` on allocate (0-900 s, default 0) keeps the
+  request pending until a sandbox is claimed for it (oldest waiter first) or the wait ends
+  (`NO_SANDBOXES_AVAILABLE`); `POST /v1/sandboxes/{id}/extend` with `X-Extend-By-S`
+  (60-86400 s) pushes `expires_at`, never past `allocated_at + max_lease_s`
+  (`LEASE_LIMIT_REACHED`). Values are digits without sign or leading zeros; else `400`.
 * **Bodies**: POST bodies are empty or `{}`; anything else `400`, over 16 KiB `413`.
 * **Rate limit**: per track id, counted after auth (default 100/min, burst 20); admin calls
   have their own budget. Over it: `429` with `Retry-After`.
@@ -83,7 +94,7 @@ class ReplyBody(BaseModel):
     request_id: RequestId
     action: ReplyAction
     status: ReplyStatus
-    result: AllocateResult | ReleaseResult | JobResult | None = None
+    result: AllocateResult | ReleaseResult | ExtendResult | JobResult | None = None
     error: ReplyError | None = None
     completed_at: float | None = None
 
@@ -181,6 +192,21 @@ TRACK_HEADERS: list[dict[str, Any]] = [
     ),
     _header(IDEMPOTENCY_KEY_HEADER, "Stored with the allocation for audit"),
 ]
+
+#: v2: allocate only. How long to wait for a sandbox when none is available.
+WAIT_FOR_SANDBOX_PARAM = _header(
+    WAIT_FOR_SANDBOX_HEADER,
+    "Seconds (0-900, default 0) the request stays pending for a sandbox when none is "
+    "available; waiters are served oldest first, then NO_SANDBOXES_AVAILABLE",
+    WAIT_FOR_SANDBOX_PATTERN.replace("^(", "^(|"),
+)
+#: v2: extend only. How far to push the lease's expires_at.
+EXTEND_BY_PARAM = _header(
+    EXTEND_BY_HEADER,
+    "Seconds (60-86400, default the deployment's extension_s) added to expires_at, never "
+    "past allocated_at + max_lease_s",
+    EXTEND_BY_PATTERN.replace("^(", "^(|"),
+)
 
 
 def path_param(name: str, pattern: str, description: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from schemas.ids import (
     is_name_prefix,
     is_request_id,
 )
+from schemas.messages import MAX_EXTEND_BY_S, MAX_WAIT_FOR_SANDBOX_S, MIN_EXTEND_BY_S
 from schemas.pool import SandboxStatus
 
 TRACK_ID_HEADER: Final = "X-Instruqt-Sandbox-ID"
@@ -32,6 +33,15 @@ LEGACY_TRACK_ID_HEADER: Final = "X-Track-ID"
 TRACK_NAME_HEADER: Final = "X-Instruqt-Track-ID"
 NAME_PREFIX_HEADER: Final = "X-Sandbox-Name-Prefix"
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+#: v2 (CONTRACT.md "Lease lifecycle"): seconds, decimal without sign or leading zeros.
+WAIT_FOR_SANDBOX_HEADER: Final = "X-Wait-For-Sandbox-S"
+EXTEND_BY_HEADER: Final = "X-Extend-By-S"
+#: 0-900 and 60-86400 as patterns, so that API Gateway's templates apply the very same
+#: rule (prelude.vtl holds copies; tests/infra/test_gateway_parity.py keeps them equal).
+WAIT_FOR_SANDBOX_PATTERN: Final = "^([0-9]|[1-9][0-9]|[1-8][0-9][0-9]|900)$"
+EXTEND_BY_PATTERN: Final = (
+    "^([6-9][0-9]|[1-9][0-9]{2,3}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2}|86400)$"
+)
 
 #: Every request header a browser caller may send (CORS allow-list).
 ALLOWED_REQUEST_HEADERS: Final = (
@@ -42,6 +52,8 @@ ALLOWED_REQUEST_HEADERS: Final = (
     LEGACY_TRACK_ID_HEADER,
     NAME_PREFIX_HEADER,
     IDEMPOTENCY_KEY_HEADER,
+    WAIT_FOR_SANDBOX_HEADER,
+    EXTEND_BY_HEADER,
 )
 
 #: Patterns as the OpenAPI document states them: empty allowed (an empty header is absent).
@@ -97,6 +109,33 @@ def track_headers(headers: Headers) -> TrackHeaders:
         name_prefix=_checked(headers, NAME_PREFIX_HEADER, prefix=True),
         idempotency_key=_checked(headers, IDEMPOTENCY_KEY_HEADER),
     )
+
+
+def _seconds(headers: Headers, name: str, pattern: str, low: int, high: int) -> int | None:
+    value = _header(headers, name)
+    if value is None:
+        return None
+    if re.fullmatch(pattern, value) is None:
+        raise BadRequestError(
+            f"{name} must be a whole number of seconds from {low} to {high} "
+            "(digits only, no sign or leading zeros)"
+        )
+    seconds = int(value)
+    assert low <= seconds <= high  # the pattern is the range
+    return seconds
+
+
+def wait_for_sandbox_header(headers: Headers) -> int:
+    """``X-Wait-For-Sandbox-S``: 0-900 (absent or empty: 0, answer at once)."""
+    found = _seconds(
+        headers, WAIT_FOR_SANDBOX_HEADER, WAIT_FOR_SANDBOX_PATTERN, 0, MAX_WAIT_FOR_SANDBOX_S
+    )
+    return found or 0
+
+
+def extend_by_header(headers: Headers) -> int | None:
+    """``X-Extend-By-S``: 60-86400 (absent or empty: None, the consumer's ``extension_s``)."""
+    return _seconds(headers, EXTEND_BY_HEADER, EXTEND_BY_PATTERN, MIN_EXTEND_BY_S, MAX_EXTEND_BY_S)
 
 
 def sandbox_id_param(value: str) -> str:

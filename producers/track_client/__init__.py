@@ -6,6 +6,8 @@ answers is meant for plain HTTP clients). A ``429`` or ``503`` is waited out, ho
 ``Retry-After``, until the call's overall timeout. The protocol is written once, as
 generators that yield "send this request" or "sleep this long"; ``TrackClient`` (asyncio)
 and ``SyncTrackClient`` only drive them.
+
+(Over 400 lines: the async and the sync client side by side, each call once per driver.)
 """
 
 # The operations take ``timeout`` on purpose (ASYNC109): it is the protocol's deadline, which
@@ -48,9 +50,10 @@ from producers.track_client.protocol import (
     succeeded_result,
     wait_flow,
 )
-from schemas.replies import Accepted, AllocateResult, ReleaseResult, Reply
+from schemas.replies import Accepted, AllocateResult, ExtendResult, ReleaseResult, Reply
 
 __all__ = [
+    "WAIT_MARGIN_S",
     "DeadLetteredReplyError",
     "GatewayError",
     "GatewayUnreachableError",
@@ -90,11 +93,13 @@ class _Calls:
         track_name: str | None,
         name_prefix: str | None,
         idempotency_key: str | None,
+        wait_for_sandbox_s: int | None = None,
     ) -> Callable[[float], httpx.Request]:
         extra = {
             "X-Instruqt-Track-ID": track_name,
             "X-Sandbox-Name-Prefix": name_prefix,
             "Idempotency-Key": idempotency_key,
+            "X-Wait-For-Sandbox-S": None if wait_for_sandbox_s is None else str(wait_for_sandbox_s),
         }
         return lambda left: self._requests.build(
             "POST", "/v1/allocate", track_id=track_id, remaining=left, extra=extra
@@ -103,6 +108,15 @@ class _Calls:
     def _release(self, track_id: str, sandbox_id: str) -> Callable[[float], httpx.Request]:
         path = f"/v1/sandboxes/{sandbox_id}/mark-for-deletion"
         return lambda left: self._requests.build("POST", path, track_id=track_id, remaining=left)
+
+    def _extend(
+        self, track_id: str, sandbox_id: str, extend_by_s: int | None
+    ) -> Callable[[float], httpx.Request]:
+        path = f"/v1/sandboxes/{sandbox_id}/extend"
+        extra = {"X-Extend-By-S": None if extend_by_s is None else str(extend_by_s)}
+        return lambda left: self._requests.build(
+            "POST", path, track_id=track_id, remaining=left, extra=extra
+        )
 
     def _reply(self, request_id: str, track_id: str | None) -> Callable[[float], httpx.Request]:
         path = f"/v1/requests/{request_id}"
@@ -173,6 +187,7 @@ class TrackClient(_Calls):
         track_name: str | None = None,
         name_prefix: str | None = None,
         idempotency_key: str | None = None,
+        wait_for_sandbox_s: int | None = None,
         timeout: float = 30.0,
     ) -> Accepted:
         """Enqueue an allocation; return the 202 (its ``request_id`` is what to wait for)."""
@@ -181,6 +196,7 @@ class TrackClient(_Calls):
             track_name=track_name,
             name_prefix=name_prefix,
             idempotency_key=idempotency_key,
+            wait_for_sandbox_s=wait_for_sandbox_s,
         )
         return await self._drive(submit_flow(build, timeout=timeout))
 
@@ -188,6 +204,17 @@ class TrackClient(_Calls):
         self, track_id: str, sandbox_id: str, *, timeout: float = 30.0
     ) -> Accepted:
         return await self._drive(submit_flow(self._release(track_id, sandbox_id), timeout=timeout))
+
+    async def submit_extend(
+        self,
+        track_id: str,
+        sandbox_id: str,
+        *,
+        extend_by_s: int | None = None,
+        timeout: float = 30.0,
+    ) -> Accepted:
+        build = self._extend(track_id, sandbox_id, extend_by_s)
+        return await self._drive(submit_flow(build, timeout=timeout))
 
     async def wait(self, request_id: str, *, track_id: str | None, timeout: float = 30.0) -> Reply:
         """Poll until the reply is terminal and return it (a failed one too)."""
@@ -205,15 +232,22 @@ class TrackClient(_Calls):
         track_name: str | None = None,
         name_prefix: str | None = None,
         idempotency_key: str | None = None,
+        wait_for_sandbox_s: int | None = None,
         timeout: float = 30.0,
     ) -> AllocateResult:
-        """The track's sandbox (the same one again when it already has one)."""
+        """The track's sandbox (the same one again when it already has one).
+
+        With ``wait_for_sandbox_s`` (v2, 0-900) the request waits that long for a sandbox
+        when none is available; the call then waits at least that long plus 30 s.
+        """
+        timeout = _waiting_timeout(timeout, wait_for_sandbox_s)
         started = time.monotonic()
         accepted = await self.submit_allocate(
             track_id,
             track_name=track_name,
             name_prefix=name_prefix,
             idempotency_key=idempotency_key,
+            wait_for_sandbox_s=wait_for_sandbox_s,
             timeout=timeout,
         )
         left = timeout - (time.monotonic() - started)
@@ -229,6 +263,24 @@ class TrackClient(_Calls):
         left = timeout - (time.monotonic() - started)
         reply = await self.wait(accepted.request_id, track_id=track_id, timeout=left)
         return parse_body(ReleaseResult, succeeded_result(reply), what="release result")
+
+    async def extend(
+        self,
+        track_id: str,
+        sandbox_id: str,
+        *,
+        extend_by_s: int | None = None,
+        timeout: float = 30.0,
+    ) -> ExtendResult:
+        """Extend the lease (v2) by ``extend_by_s`` (60-86400; None: the deployment's
+        ``extension_s``), never past ``allocated_at + max_lease_s``."""
+        started = time.monotonic()
+        accepted = await self.submit_extend(
+            track_id, sandbox_id, extend_by_s=extend_by_s, timeout=timeout
+        )
+        left = timeout - (time.monotonic() - started)
+        reply = await self.wait(accepted.request_id, track_id=track_id, timeout=left)
+        return parse_body(ExtendResult, succeeded_result(reply), what="extend result")
 
 
 class SyncTrackClient(_Calls):
@@ -283,6 +335,7 @@ class SyncTrackClient(_Calls):
         track_name: str | None = None,
         name_prefix: str | None = None,
         idempotency_key: str | None = None,
+        wait_for_sandbox_s: int | None = None,
         timeout: float = 30.0,
     ) -> Accepted:
         build = self._allocate(
@@ -290,11 +343,23 @@ class SyncTrackClient(_Calls):
             track_name=track_name,
             name_prefix=name_prefix,
             idempotency_key=idempotency_key,
+            wait_for_sandbox_s=wait_for_sandbox_s,
         )
         return self._drive(submit_flow(build, timeout=timeout))
 
     def submit_release(self, track_id: str, sandbox_id: str, *, timeout: float = 30.0) -> Accepted:
         return self._drive(submit_flow(self._release(track_id, sandbox_id), timeout=timeout))
+
+    def submit_extend(
+        self,
+        track_id: str,
+        sandbox_id: str,
+        *,
+        extend_by_s: int | None = None,
+        timeout: float = 30.0,
+    ) -> Accepted:
+        build = self._extend(track_id, sandbox_id, extend_by_s)
+        return self._drive(submit_flow(build, timeout=timeout))
 
     def wait(self, request_id: str, *, track_id: str | None, timeout: float = 30.0) -> Reply:
         build = self._reply(request_id, track_id)
@@ -310,14 +375,17 @@ class SyncTrackClient(_Calls):
         track_name: str | None = None,
         name_prefix: str | None = None,
         idempotency_key: str | None = None,
+        wait_for_sandbox_s: int | None = None,
         timeout: float = 30.0,
     ) -> AllocateResult:
+        timeout = _waiting_timeout(timeout, wait_for_sandbox_s)
         started = time.monotonic()
         accepted = self.submit_allocate(
             track_id,
             track_name=track_name,
             name_prefix=name_prefix,
             idempotency_key=idempotency_key,
+            wait_for_sandbox_s=wait_for_sandbox_s,
             timeout=timeout,
         )
         left = timeout - (time.monotonic() - started)
@@ -330,3 +398,27 @@ class SyncTrackClient(_Calls):
         left = timeout - (time.monotonic() - started)
         reply = self.wait(accepted.request_id, track_id=track_id, timeout=left)
         return parse_body(ReleaseResult, succeeded_result(reply), what="release result")
+
+    def extend(
+        self,
+        track_id: str,
+        sandbox_id: str,
+        *,
+        extend_by_s: int | None = None,
+        timeout: float = 30.0,
+    ) -> ExtendResult:
+        started = time.monotonic()
+        accepted = self.submit_extend(
+            track_id, sandbox_id, extend_by_s=extend_by_s, timeout=timeout
+        )
+        left = timeout - (time.monotonic() - started)
+        reply = self.wait(accepted.request_id, track_id=track_id, timeout=left)
+        return parse_body(ExtendResult, succeeded_result(reply), what="extend result")
+
+
+#: What a waiting allocation's call allows beyond the wait itself (enqueue, claim, poll).
+WAIT_MARGIN_S = 30.0
+
+
+def _waiting_timeout(timeout: float, wait_for_sandbox_s: int | None) -> float:
+    return max(timeout, (wait_for_sandbox_s or 0) + WAIT_MARGIN_S)

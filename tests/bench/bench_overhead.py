@@ -100,7 +100,7 @@ async def direct_claims(stack: BenchStack, n: int, tag: str) -> dict[str, Any]:
             started = time.perf_counter()
             reply = await service.allocate(msg)
             took.append(time.perf_counter() - started)
-            ok += reply.status is ReplyStatus.SUCCEEDED
+            ok += reply is not None and reply.status is ReplyStatus.SUCCEEDED
     return {
         "latency": LatencyStats.of(took).model_dump(),
         "succeeded": ok,

@@ -25,6 +25,7 @@ from schemas.messages import (
     ANY_MESSAGE,
     JOB_MESSAGE,
     AllocateMessage,
+    ExtendMessage,
     ReleaseMessage,
     message_attributes,
 )
@@ -221,6 +222,58 @@ def test_release_refuses_a_malformed_sandbox_id(
 
 
 # ---------------------------------------------------------------------------------------
+# v2: POST /v1/sandboxes/{sandbox_id}/extend and X-Wait-For-Sandbox-S on allocate
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, None), ("", None), ("60", 60),
+                                                  ("3600", 3600), ("86400", 86_400)])  # fmt: skip
+def test_extend_enqueues_the_extend_message(
+    request_templates: dict[str, str], value: str | None, expected: int | None
+) -> None:
+    headers = {"X-Instruqt-Sandbox-ID": "inst-1"}
+    if value is not None:
+        headers["X-Extend-By-S"] = value
+    params = _enqueue(request_templates["extend"], headers=headers, path={"sandbox_id": "2012220"})
+    message = ExtendMessage.model_validate_json(params["MessageBody"])
+    local = ExtendMessage(
+        request_id="req_01JDXYZ", track_id="inst-1", sandbox_id="2012220", extend_by_s=expected
+    ).model_dump_json()
+    assert _comparable(params["MessageBody"]) == _comparable(local)
+    assert params["MessageGroupId"] == "inst-1"
+    assert params["MessageDeduplicationId"] == REQUEST_ID == message.request_id
+    assert form_attributes(params)["type"] == ("String", "extend")
+
+
+@pytest.mark.parametrize("value", ["59", "86401", "0", "-60", "060", "abc", "1e4"])
+def test_extend_refuses_a_bad_extension(request_templates: dict[str, str], value: str) -> None:
+    params = _enqueue(
+        request_templates["extend"],
+        headers={"X-Track-ID": "t", "X-Extend-By-S": value},
+        path={"sandbox_id": "2012220"},
+    )
+    assert not _accepted(params)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 0), ("0", 0), ("30", 30), ("900", 900)])
+def test_allocate_carries_the_wait(
+    request_templates: dict[str, str], value: str, expected: int
+) -> None:
+    params = _enqueue(
+        request_templates["allocate"], headers={"X-Track-ID": "t", "X-Wait-For-Sandbox-S": value}
+    )
+    assert AllocateMessage.model_validate_json(params["MessageBody"]).wait_for_sandbox_s == expected
+
+
+@pytest.mark.parametrize("value", ["901", "-1", "05", "1.5", "abc", " 5"])
+def test_allocate_refuses_a_bad_wait(request_templates: dict[str, str], value: str) -> None:
+    params = _enqueue(
+        request_templates["allocate"], headers={"X-Track-ID": "t", "X-Wait-For-Sandbox-S": value}
+    )
+    assert not _accepted(params)
+
+
+# ---------------------------------------------------------------------------------------
 # POST /v1/admin/{sync,cleanup,expire,delete-stale}
 # ---------------------------------------------------------------------------------------
 
@@ -392,9 +445,8 @@ def test_accepted_answer_is_the_contract_202(api: Any) -> None:
             "status": "pending",
             "poll": f"/v1/requests/{REQUEST_ID}",
         }
-        expected_action = {"allocate": "allocate", "release": "release"}.get(route) or ADMIN_JOBS[
-            route.removeprefix("admin-")
-        ]
+        track_actions = {"allocate": "allocate", "release": "release", "extend": "extend"}
+        expected_action = track_actions.get(route) or ADMIN_JOBS[route.removeprefix("admin-")]
         assert accepted.action == expected_action
         assert rendered.headers == {"Location": f"/v1/requests/{REQUEST_ID}"}
 
@@ -699,6 +751,7 @@ def test_routes_are_the_contract_paths(api: Any) -> None:
             "sandboxes",
             "{sandbox_id}",
             "mark-for-deletion",
+            "extend",
             "requests",
             "{request_id}",
             "admin",

@@ -78,6 +78,7 @@ def routes() -> dict[str, dict[str, Any]]:
 PATHS = {
     "allocate": "/v1/allocate",
     "release": "/v1/sandboxes/{sandbox_id}/mark-for-deletion",
+    "extend": "/v1/sandboxes/{sandbox_id}/extend",
     "admin-sync": "/v1/admin/sync",
     "admin-cleanup": "/v1/admin/cleanup",
     "admin-expire": "/v1/admin/expire",
@@ -186,7 +187,7 @@ HEADER_CASES = [
 
 
 @pytest.mark.parametrize("headers", HEADER_CASES)
-@pytest.mark.parametrize("route", ["allocate", "release"])
+@pytest.mark.parametrize("route", ["allocate", "release", "extend"])
 async def test_track_routes_agree_on_every_header_case(
     gateway: httpx.AsyncClient,
     sqs: RecordingSQS,
@@ -214,13 +215,48 @@ async def test_every_post_route_agrees_on_bodies(
 
 
 @pytest.mark.parametrize("sandbox_id", ["2012220", "sbx:1@a.b-c", "x" * 128, "x" * 129, "a b", "é"])
-async def test_release_agrees_on_sandbox_ids(
+@pytest.mark.parametrize("route", ["release", "extend"])
+async def test_release_and_extend_agree_on_sandbox_ids(
     gateway: httpx.AsyncClient,
     sqs: RecordingSQS,
     routes: dict[str, dict[str, Any]],
     sandbox_id: str,
+    route: str,
 ) -> None:
     aws, local = await both(
-        gateway, sqs, routes, "release", headers={"X-Track-ID": "t1"}, sandbox_id=sandbox_id
+        gateway, sqs, routes, route, headers={"X-Track-ID": "t1"}, sandbox_id=sandbox_id
+    )
+    assert aws == local
+
+
+#: v2 seconds headers: every edge of both ranges and the malformed shapes.
+SECONDS_VALUES = ["", "0", "1", "9", "10", "59", "60", "61", "99", "100", "899", "900", "901",
+                  "999", "1000", "9999", "10000", "79999", "85999", "86000", "86399", "86400",
+                  "86401", "86500", "90000", "100000", "-1", "+5", "05", "060", "1.5", "1e3",
+                  " 5", "5 ", "abc", "5, 5", "9" * 40, '5"', "5}"]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", SECONDS_VALUES)
+@pytest.mark.parametrize(
+    ("route", "header"),
+    [
+        ("allocate", "X-Wait-For-Sandbox-S"),
+        ("extend", "X-Extend-By-S"),
+        # a route ignores the other's header, whatever its value
+        ("allocate", "X-Extend-By-S"),
+        ("extend", "X-Wait-For-Sandbox-S"),
+        ("release", "X-Extend-By-S"),
+    ],
+)
+async def test_the_seconds_headers_agree_on_every_value(
+    gateway: httpx.AsyncClient,
+    sqs: RecordingSQS,
+    routes: dict[str, dict[str, Any]],
+    route: str,
+    header: str,
+    value: str,
+) -> None:
+    aws, local = await both(
+        gateway, sqs, routes, route, headers={"X-Track-ID": "t1", header: value}
     )
     assert aws == local

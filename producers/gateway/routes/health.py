@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from producers.gateway.auth import Role
 from producers.gateway.gateway import Gateway
 from producers.gateway.openapi import NO_SECURITY, HealthBody, NotReadyBody, ReadyBody
 from schemas.errors import ErrorCode
@@ -72,7 +71,7 @@ def health_routes(gw: Gateway) -> APIRouter:
             *(asyncio.wait_for(p, READY_TIMEOUT_S) for p in probes.values()),
             return_exceptions=True,
         )
-        named = Role.ADMIN in gw.auth.roles(request.headers)
+        named = gw.auth.is_admin(request.headers)
         states = {
             key: "ok" if not isinstance(result, BaseException) else _failure(result)
             for key, result in zip(probes, results, strict=True)

@@ -1,4 +1,4 @@
-"""Track routes: allocate, mark-for-deletion, read a reply (the sandbox read is in ``code.py``)."""
+"""Track routes: allocate, mark-for-deletion, extend (v2), read a reply (sandbox read: code.py)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,25 @@ from producers.gateway.gateway import ADMIN_BUDGET, POLL_AFTER_S, Gateway, new_r
 from producers.gateway.openapi import (
     ADMIN_SECURITY,
     EMPTY_BODY,
+    EXTEND_BY_PARAM,
     REQUEST_ID_PARAM,
     SANDBOX_ID_PARAM,
     TRACK_HEADERS,
     TRACK_SECURITY,
     UNKNOWN_ACTION,
+    WAIT_FOR_SANDBOX_PARAM,
     ReplyBody,
     accepted_response,
     error_responses,
 )
-from producers.gateway.validation import empty_body, request_id_param, sandbox_id_param
-from schemas.messages import AllocateMessage, ReleaseMessage
+from producers.gateway.validation import (
+    empty_body,
+    extend_by_header,
+    request_id_param,
+    sandbox_id_param,
+    wait_for_sandbox_header,
+)
+from schemas.messages import AllocateMessage, ExtendMessage, ReleaseMessage
 from schemas.replies import Reply
 
 
@@ -40,15 +48,19 @@ def track_routes(gw: Gateway) -> APIRouter:
             **error_responses(400, 401, 403, 413, 429, 503),
         },
         openapi_extra={
-            "parameters": TRACK_HEADERS,
+            "parameters": [*TRACK_HEADERS, WAIT_FOR_SANDBOX_PARAM],
             "requestBody": EMPTY_BODY,
             "security": TRACK_SECURITY,
         },
     )
     async def allocate(request: Request) -> JSONResponse:
         annotate(request.scope, action="allocate")
-        caller = await gw.track_caller(request)
+        principal = await gw.auth.principal(request.headers, Role.TRACK)
+        caller = gw.caller_of(
+            request, principal, before_limit=lambda: wait_for_sandbox_header(request.headers)
+        )
         headers = caller.headers
+        wait_s = wait_for_sandbox_header(request.headers)
         if headers.name_prefix is not None and not caller.tenant.allows_prefix(headers.name_prefix):
             raise ForbiddenError("X-Sandbox-Name-Prefix lies outside the tenant's prefixes")
         await empty_body(request, max_bytes=max_body)
@@ -59,6 +71,7 @@ def track_routes(gw: Gateway) -> APIRouter:
             track_name=headers.track_name,
             name_prefix=headers.name_prefix,
             idempotency_key=headers.idempotency_key,
+            wait_for_sandbox_s=wait_s,
         )
         annotate(request.scope, request_id=message.request_id, outcome="accepted")
         return await gw.enqueue(message, queue=names.requests_queue, group_id=headers.track_id)
@@ -92,6 +105,52 @@ def track_routes(gw: Gateway) -> APIRouter:
             track_id=headers.track_id,
             tenant=caller.tenant_name,
             sandbox_id=sandbox_id,
+            track_name=headers.track_name,
+            idempotency_key=headers.idempotency_key,
+        )
+        annotate(request.scope, request_id=message.request_id, outcome="accepted")
+        return await gw.enqueue(message, queue=names.requests_queue, group_id=headers.track_id)
+
+    @router.post(
+        "/v1/sandboxes/{sandbox_id}/extend",
+        summary="Extend this track's lease (enqueues `extend`)",
+        description=(
+            "Pushes the lease's `expires_at` by `X-Extend-By-S` seconds (60-86400; default "
+            "the deployment's `extension_s`), never past `allocated_at + max_lease_s`: beyond "
+            "it the reply fails `LEASE_LIMIT_REACHED`. Result: `{sandbox_id, expires_at, "
+            "idempotent}`. Owner only (`NOT_SANDBOX_OWNER` otherwise)."
+        ),
+        status_code=202,
+        responses={
+            **accepted_response("Enqueued: poll the reply"),
+            **error_responses(400, 401, 403, 404, 413, 429, 503),
+        },
+        openapi_extra={
+            "parameters": [SANDBOX_ID_PARAM, *TRACK_HEADERS, EXTEND_BY_PARAM],
+            "requestBody": EMPTY_BODY,
+            "security": TRACK_SECURITY,
+        },
+    )
+    async def extend(request: Request) -> JSONResponse:
+        annotate(request.scope, action="extend")
+        principal = await gw.auth.principal(request.headers, Role.TRACK)
+        sandbox_id_text = request.path_params["sandbox_id"]
+
+        def validate() -> None:  # 400s before the rate budget is spent
+            sandbox_id_param(sandbox_id_text)
+            extend_by_header(request.headers)
+
+        caller = gw.caller_of(request, principal, before_limit=validate)
+        headers = caller.headers
+        sandbox_id = sandbox_id_param(sandbox_id_text)
+        extend_by_s = extend_by_header(request.headers)
+        await empty_body(request, max_bytes=max_body)
+        message = ExtendMessage(
+            request_id=new_request_id(),
+            track_id=headers.track_id,
+            tenant=caller.tenant_name,
+            sandbox_id=sandbox_id,
+            extend_by_s=extend_by_s,
             track_name=headers.track_name,
             idempotency_key=headers.idempotency_key,
         )

@@ -8,7 +8,7 @@ import pytest
 
 from infra.provision import provision
 from schemas.errors import ErrorCode
-from schemas.messages import ExtendMessage, message_attributes
+from schemas.messages import RetryJob, message_attributes
 from schemas.pool import SandboxStatus
 from schemas.replies import ReplyStatus
 from tests.factories import allocate_message, wait_until
@@ -110,13 +110,16 @@ async def test_poison_messages_go_to_the_dlq_with_a_reply_and_do_not_stall_the_g
         "track_id": group,
     }
     missing = {"schema_version": 1, "type": "allocate", "request_id": "req_missing1"}
-    # a v2 type the schemas know but no handler serves yet: refused like an unknown one
-    not_routed = ExtendMessage(request_id="req_extend1", track_id=group, sandbox_id="sbx-1")
+    # a type the schemas know but not on this queue (a job): refused like an unknown one
+    not_routed = {
+        **RetryJob(request_id="req_extend1", sandbox_id="sbx-1").model_dump(mode="json"),
+        "track_id": group,
+    }
     good = allocate_message(group)
     await _send(sqs, url, "{not json", group=group, dedup="d1")
     await _send(sqs, url, json.dumps(unknown), group=group, dedup="d2")
     await _send(sqs, url, json.dumps(missing), group=group, dedup="d3")
-    await _send(sqs, url, not_routed.model_dump_json(), group=group, dedup="d3b")
+    await _send(sqs, url, json.dumps(not_routed), group=group, dedup="d3b")
     await _send(sqs, url, good.model_dump_json(), group=group, dedup="d4")
 
     consumer = start_consumer(settings, tmp_path / "c.log")
@@ -134,7 +137,7 @@ async def test_poison_messages_go_to_the_dlq_with_a_reply_and_do_not_stall_the_g
     assert (await alloc_env.replies.get("req_missing1")).error.code is ErrorCode.INVALID_REQUEST
     refused = await alloc_env.replies.get("req_extend1")
     assert refused.error.code is ErrorCode.INVALID_REQUEST
-    assert "extend" in refused.error.message
+    assert "retry" in refused.error.message
     dead = await sqs.receive_message(
         QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
     )

@@ -552,6 +552,7 @@ async def test_openapi_describes_every_route_header_scheme_and_error(
         "X-Instruqt-Track-ID",
         "X-Sandbox-Name-Prefix",
         "Idempotency-Key",
+        "X-Wait-For-Sandbox-S",
     }
     assert headers["X-Sandbox-Name-Prefix"]["schema"]["pattern"] == "^[A-Za-z0-9._:@-]{0,64}$"
     assert set(allocate["responses"]["202"]["headers"]) == {"Location", "Retry-After"}

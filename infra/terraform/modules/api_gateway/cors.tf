@@ -19,6 +19,8 @@ locals {
     "X-Track-ID",
     "X-Sandbox-Name-Prefix",
     "Idempotency-Key",
+    "X-Wait-For-Sandbox-S",
+    "X-Extend-By-S",
   ]
   cors_methods   = ["GET", "POST"]
   cors_exposed   = "Retry-After, Location"

@@ -38,6 +38,13 @@ locals {
         path_params = { "method.request.path.sandbox_id" = true }
         template    = templatefile("${local.vtl}/mark_for_deletion.vtl", { prelude = local.prelude })
       }
+      extend = {
+        resource_id = aws_api_gateway_resource.extend.id
+        queue_name  = var.requests_queue_name
+        action      = "extend"
+        path_params = { "method.request.path.sandbox_id" = true }
+        template    = templatefile("${local.vtl}/extend.vtl", { prelude = local.prelude })
+      }
     },
     {
       for slug, job in local.admin_jobs : "admin-${slug}" => {
@@ -117,6 +124,12 @@ resource "aws_api_gateway_resource" "mark_for_deletion" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   parent_id   = aws_api_gateway_resource.sandbox.id
   path_part   = "mark-for-deletion"
+}
+
+resource "aws_api_gateway_resource" "extend" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.sandbox.id
+  path_part   = "extend"
 }
 
 resource "aws_api_gateway_resource" "requests" {

@@ -10,6 +10,7 @@ locals {
     {
       allocate        = { id = aws_api_gateway_resource.allocate.id, path = "/v1/allocate", methods = ["POST"] }
       release         = { id = aws_api_gateway_resource.mark_for_deletion.id, path = "/v1/sandboxes/{sandbox_id}/mark-for-deletion", methods = ["POST"] }
+      extend          = { id = aws_api_gateway_resource.extend.id, path = "/v1/sandboxes/{sandbox_id}/extend", methods = ["POST"] }
       reply           = { id = aws_api_gateway_resource.request.id, path = "/v1/requests/{request_id}", methods = ["GET"] }
       sandbox         = { id = aws_api_gateway_resource.sandbox.id, path = "/v1/sandboxes/{sandbox_id}", methods = ["GET"] }
       admin-stats     = { id = aws_api_gateway_resource.admin_stats.id, path = "/v1/admin/stats", methods = ["GET"] }
