@@ -18,6 +18,7 @@ from structlog.contextvars import bound_contextvars
 from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
 from consumers.services.jobs import JobService, PublishDeletes
+from consumers.services.operator import OperatorService
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
 from schemas.errors import InvalidRequestError, SandboxError
@@ -28,10 +29,13 @@ from schemas.messages import (
     DeleteSandboxJob,
     DeleteStaleJob,
     ExpireJob,
+    ForceReleaseJob,
     JobMessage,
     MessageType,
+    QuarantineJob,
     ReleaseMessage,
     RequestMessage,
+    RetryJob,
     SyncJob,
 )
 from schemas.replies import JobResult, ReplyRecord
@@ -50,6 +54,9 @@ ROUTED_TYPES: Final = frozenset(
         MessageType.EXPIRE,
         MessageType.DELETE_STALE,
         MessageType.DELETE_SANDBOX,
+        MessageType.RETRY,
+        MessageType.QUARANTINE,
+        MessageType.FORCE_RELEASE,
     }
 )
 
@@ -74,6 +81,8 @@ class Handlers:
     factory: ReplyFactory
     metrics: BrokerMetrics
     publish_deletes: PublishDeletes
+    #: v2 operator verbs (retry / quarantine / force_release); None: not served.
+    operator: OperatorService | None = None
 
     async def on_request(self, message: RequestMessage, delivery: Delivery) -> ReplyRecord:
         self.metrics.receive_count.labels(action=message.type).observe(delivery.receive_count)
@@ -187,6 +196,8 @@ class Handlers:
                     await delivery.nack(outcome.retry_in_s)
                     return None, None
                 return outcome.result, built[-1] if outcome.reply_written else None
+            case RetryJob() | QuarantineJob() | ForceReleaseJob() if self.operator is not None:
+                return await self.operator.run(job), None
             case _:
                 raise _not_routed(job.type)
 

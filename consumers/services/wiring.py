@@ -20,9 +20,11 @@ from consumers.handlers import Handlers
 from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
 from consumers.services.jobs import JobService, JobSettings
+from consumers.services.operator import OperatorService
 from consumers.services.replies import ReplyFactory
 from consumers.services.reservoir import CandidateReservoir
 from consumers.stores.clients import dynamodb_client
+from consumers.stores.operator import OperatorStore
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
 from schemas.messages import DeleteSandboxJob
@@ -82,6 +84,7 @@ class ConsumerServices:
                     expiry_after_s=settings.expiry_after_s,
                     stale_grace_s=settings.stale_grace_s,
                     max_deletion_retries=settings.max_deletion_retries,
+                    quarantine_after=settings.quarantine_after,
                     delete_retry_base_s=settings.delete_retry_base_s,
                     failed_retry_base_s=settings.deletion_failed_retry_base_s,
                 ),
@@ -93,5 +96,6 @@ class ConsumerServices:
                 factory=reply_factory,
                 metrics=metrics,
                 publish_deletes=publish_deletes,
+                operator=OperatorService(OperatorStore(ddb, table=names.pool_table)),
             )
             yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers)
