@@ -119,8 +119,6 @@ class SandboxView(BaseModel):
 
 class AdminSandboxView(SandboxView):
     allocated_to_track: str | None = None
-    #: v2: why a quarantined sandbox is out of service (null otherwise).
-    quarantine_reason: str | None = None
 
     @classmethod
     def of(cls, sandbox: Sandbox) -> AdminSandboxView:

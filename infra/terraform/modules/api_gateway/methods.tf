@@ -23,6 +23,13 @@ locals {
         methods = ["POST"]
       }
     },
+    {
+      for slug, job in local.admin_sandbox_actions : "admin-sandbox-${slug}" => {
+        id      = aws_api_gateway_resource.admin_sandbox_action[slug].id
+        path    = "/v1/admin/sandboxes/{sandbox_id}/${slug}"
+        methods = ["POST"]
+      }
+    },
   )
 
   # Content types a MOCK here takes a request of (any other is 415, our 400): those of
