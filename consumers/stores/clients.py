@@ -87,6 +87,16 @@ async def dynamodb_client(
 
 
 @asynccontextmanager
+async def dynamodb_streams_client(
+    where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
+) -> AsyncIterator[Any]:
+    """A DynamoDB Streams client (v2: the events reader), closed on exit."""
+    session = session or get_session()
+    async with session.create_client("dynamodbstreams", **_options(where, config)) as streams:
+        yield streams
+
+
+@asynccontextmanager
 async def sqs_client(
     where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
 ) -> AsyncIterator[SQSClient]:

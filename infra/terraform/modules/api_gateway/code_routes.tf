@@ -65,6 +65,12 @@ locals {
       path_params     = {}
       permission_path = "v1/admin/sandboxes"
     }
+    admin-sandbox-history = {
+      resource_id     = aws_api_gateway_resource.admin_sandbox_history.id
+      path            = "/v1/admin/sandboxes/{sandbox_id}/history"
+      path_params     = { "method.request.path.sandbox_id" = true }
+      permission_path = "v1/admin/sandboxes/*/history"
+    }
   }
 }
 

@@ -17,3 +17,8 @@ output "replies_table_arn" {
   description = "ARN of the reply table."
   value       = aws_dynamodb_table.replies.arn
 }
+
+output "pool_table_stream_arn" {
+  description = "ARN of the pool table's stream (v2: history and events)."
+  value       = aws_dynamodb_table.pool.stream_arn
+}
