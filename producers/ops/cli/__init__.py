@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+import producers.ops.cli.history
 import producers.ops.cli.operator  # noqa: F401  (registers the verbs on pool_app)
 from producers.ops.cli.dlq import dlq_app
 from producers.ops.cli.jobs import jobs_app

@@ -148,3 +148,30 @@ async def test_operator_verbs_through_the_cli_with_refusals_and_status(stack: St
     missing_reason = await run_cli(["pool", "quarantine", free], stack.env)
     assert missing_reason.exit_code == 2
     assert await stack.depth(stack.names.jobs_queue) == (0, 0)  # refusals enqueue nothing
+
+
+async def test_pool_history_prints_the_leases_newest_first(stack: Stack) -> None:
+    from consumers.stores.history import CloseLease, HistoryStore, OpenLease
+    from schemas.events import LeaseRecord
+
+    history = HistoryStore(stack.ddb, table=stack.names.pool_table)
+    for n, end in enumerate(["released", "forced", None]):
+        at = 1_790_000_000.0 + n * 3600
+        await history.apply(
+            OpenLease(LeaseRecord(sandbox_id="sbx-h", track_id=f"trk-{n}", allocated_at=at))
+        )
+        if end is not None:
+            await history.apply(CloseLease("sbx-h", at, at + 600, end))  # type: ignore[arg-type]
+    listed = await run_cli(["pool", "history", "sbx-h", "--json"], stack.env)
+    assert listed.exit_code == 0, listed.stderr
+    leases = _last_json(listed)
+    assert [(x["track_id"], x["end"]) for x in leases] == [
+        ("trk-2", None),
+        ("trk-1", "forced"),
+        ("trk-0", "released"),
+    ]
+    limited = await run_cli(["pool", "history", "sbx-h", "--json", "-n", "1"], stack.env)
+    assert [x["track_id"] for x in _last_json(limited)] == ["trk-2"]
+    table = await run_cli(["pool", "history", "sbx-h"], stack.env)
+    assert table.exit_code == 0 and "trk-1" in table.stdout and "forced" in table.stdout
+    assert "3 lease(s)" in table.stdout
