@@ -87,13 +87,25 @@ async def dynamodb_client(
 
 
 @asynccontextmanager
-async def dynamodb_streams_client(
-    where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
+async def service_client(
+    service: str,
+    where: AwsEndpoint | CommonSettings,
+    config: AioConfig,
+    *,
+    session: AioSession | None = None,
 ) -> AsyncIterator[Any]:
-    """A DynamoDB Streams client (v2: the events reader), closed on exit."""
+    """A client of another AWS service on the same endpoint (v2: ``dynamodbstreams`` for
+    the events reader, ``events`` for the stream Lambda), closed on exit."""
     session = session or get_session()
-    async with session.create_client("dynamodbstreams", **_options(where, config)) as streams:
-        yield streams
+    async with session.create_client(service, **_options(where, config)) as client:  # type: ignore[call-overload]
+        yield client
+
+
+def dynamodb_streams_client(
+    where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
+) -> Any:
+    """A DynamoDB Streams client (v2: the events reader), closed on exit."""
+    return service_client("dynamodbstreams", where, config, session=session)
 
 
 @asynccontextmanager

@@ -55,6 +55,8 @@ def test_names_are_resource_names_with_the_prefix(prefix: str) -> None:
         expected.requests_dlq,
         expected.jobs_queue,
         expected.jobs_dlq,
+        # v2, AWS only: the stream Lambda's failed batches (locally the reader retries)
+        f"{prefix}sandbox-broker-events-dlq",
     }
     assert set(tables_by_name(ev)) == {expected.pool_table, expected.replies_table}
 
