@@ -52,6 +52,7 @@ LAMBDA_SOURCES = (
     "infra/logging.py",
     "infra/authorizer",
     "infra/read_lambda",
+    "infra/events_lambda",
 )
 #: Wheels for the Lambda runtime (python3.12, x86_64), whatever machine builds: pip picks
 #: manylinux wheels and refuses sdists, so nothing is compiled here and no Docker is needed.

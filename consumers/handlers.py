@@ -20,6 +20,7 @@ from consumers.services.allocation import AllocationService
 from consumers.services.dead_letters import body_fields
 from consumers.services.jobs import JobService, PublishDeletes
 from consumers.services.leases import LeaseService
+from consumers.services.operator import OperatorService
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
 from schemas.errors import InvalidRequestError, SandboxError
@@ -31,10 +32,13 @@ from schemas.messages import (
     DeleteStaleJob,
     ExpireJob,
     ExtendMessage,
+    ForceReleaseJob,
     JobMessage,
     MessageType,
+    QuarantineJob,
     ReleaseMessage,
     RequestMessage,
+    RetryJob,
     SyncJob,
 )
 from schemas.replies import JobResult, ReplyRecord
@@ -54,6 +58,9 @@ ROUTED_TYPES: Final = frozenset(
         MessageType.EXPIRE,
         MessageType.DELETE_STALE,
         MessageType.DELETE_SANDBOX,
+        MessageType.RETRY,
+        MessageType.QUARANTINE,
+        MessageType.FORCE_RELEASE,
     }
 )
 
@@ -82,6 +89,8 @@ class Handlers:
     leases: LeaseService | None = None
     #: v2: told when a sync finished (it may have added sandboxes: the waiter pump looks).
     after_sync: Callable[[], None] | None = None
+    #: v2 operator verbs (retry / quarantine / force_release); None: not served.
+    operator: OperatorService | None = None
 
     async def on_request(self, message: RequestMessage, delivery: Delivery) -> ReplyRecord | None:
         """The reply that stands; None when an allocation waits for a sandbox (v2: its
@@ -203,6 +212,8 @@ class Handlers:
                     await delivery.nack(outcome.retry_in_s)
                     return None, None
                 return outcome.result, built[-1] if outcome.reply_written else None
+            case RetryJob() | QuarantineJob() | ForceReleaseJob() if self.operator is not None:
+                return await self.operator.run(job), None
             case _:
                 raise _not_routed(job.type)
 

@@ -198,6 +198,24 @@ def consumer_cmd() -> None:
     run_consumer(settings)
 
 
+@app.command("events")
+def events_cmd() -> None:
+    """Run the events reader: the pool table's stream → lease history and lease events.
+
+    Every change of a sandbox becomes history (GET /v1/admin/sandboxes/{id}/history,
+    `pool history`) and events (a log line event=lease_event; a POST of the JSON to
+    BROKER_EVENTS_WEBHOOK_URL when set, retried until taken). Its checkpoint lives in the
+    pool table, so a restart goes on where it stopped. `up` starts one. SIGTERM/SIGINT stop
+    it after the batch in hand.
+    """
+    from consumers.events.app import run_events
+    from schemas.settings import ConsumerSettings
+
+    settings = load_settings(ConsumerSettings)
+    configure_logging(settings.log_format, settings.log_level)
+    run_events(settings, config=CLIENT_CONFIG)
+
+
 @app.command("scheduler")
 def scheduler_cmd() -> None:
     """Run the job scheduler: sync, cleanup, expire and delete_stale onto the jobs queue.

@@ -45,6 +45,8 @@ class TableSpec:
     attribute_definitions: list[dict[str, str]]
     global_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
     ttl_attribute: str | None = None
+    #: v2: the table's DynamoDB Stream (history and events are derived from it), or None.
+    stream_view_type: str | None = None
 
 
 @dataclass
@@ -124,6 +126,9 @@ def table_specs(settings: CommonSettings) -> list[TableSpec]:
                 _gsi(TRACK_INDEX, "allocated_to_track", "allocated_at"),
                 _gsi(IDEMPOTENCY_INDEX, "idempotency_key", "allocated_at"),
             ],
+            # v2: lease history items (HIST#<sandbox_id>) expire through TTL.
+            ttl_attribute="ttl",
+            stream_view_type="NEW_AND_OLD_IMAGES",
         ),
         TableSpec(
             name=names.replies_table,
@@ -234,6 +239,11 @@ async def _ensure_table(ddb: DynamoDBClient, spec: TableSpec, report: ProvisionR
         }
         if spec.global_secondary_indexes:
             kwargs["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
+        if spec.stream_view_type:
+            kwargs["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": spec.stream_view_type,
+            }
         await ddb.create_table(**kwargs)
         waiter = ddb.get_waiter("table_exists")
         await waiter.wait(TableName=spec.name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
@@ -251,6 +261,21 @@ async def _ensure_table(ddb: DynamoDBClient, spec: TableSpec, report: ProvisionR
             report.add(f"dynamodb:{spec.name}", Change.UPDATED)
         else:
             report.add(f"dynamodb:{spec.name}", Change.UNCHANGED)
+        stream: dict[str, Any] = dict(desc.get("StreamSpecification") or {})
+        if spec.stream_view_type and not (
+            stream.get("StreamEnabled") and stream.get("StreamViewType") == spec.stream_view_type
+        ):
+            if stream.get("StreamEnabled"):  # another view type: it must be turned off first
+                await ddb.update_table(
+                    TableName=spec.name, StreamSpecification={"StreamEnabled": False}
+                )
+            await ddb.update_table(
+                TableName=spec.name,
+                StreamSpecification=cast(
+                    Any, {"StreamEnabled": True, "StreamViewType": spec.stream_view_type}
+                ),
+            )
+            report.add(f"dynamodb:{spec.name}:stream", Change.UPDATED)
     if spec.ttl_attribute:
         ttl = (await ddb.describe_time_to_live(TableName=spec.name))["TimeToLiveDescription"]
         enabled = ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}

@@ -100,6 +100,14 @@ class Sandbox(BaseModel):
     deletion_retry_count: int = 0
     deletion_last_error: str | None = None
     deletion_next_attempt_at: float | None = None
+    #: v2 quarantine: why (an operator's reason, or the deletion failures) and since when.
+    quarantine_reason: str | None = None
+    quarantined_at: float | None = None
+    #: v2 operator verbs: the last operator request applied (a redelivered job is idempotent)
+    #: and how the last lease ended when an operator forced it (``forced``).
+    operator_request: str | None = None
+    operator_reason: str | None = None
+    lease_end: str | None = None
     stale_since: float | None = None
     sfdc_account_id: str | None = None
     created_at: float | None = None

@@ -279,3 +279,13 @@ class ReadLambdaSettings(CommonSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         return GatewaySettings._split_origins(value)
+
+
+class EventsLambdaSettings(CommonSettings):
+    """v2: the stream Lambda on AWS (``infra/events_lambda``): the pool table's changes →
+    lease history and EventBridge events."""
+
+    events_bus_name: str = Field(min_length=1, description="the EventBridge bus events go to")
+    history_ttl_s: int = Field(
+        90 * 86_400, ge=86_400, description="how long the lease history keeps a lease"
+    )

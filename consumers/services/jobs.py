@@ -59,6 +59,8 @@ class JobSettings:
     expiry_buffer_s: int = 1800
     #: The expiry of an adopted allocation without ``expires_at``: allocated_at + this.
     lab_duration_s: int = 4 * 3600
+    #: v2: consecutive failed deletes (across messages) after which a sandbox is quarantined.
+    quarantine_after: int = 5
     #: First retry delay of a failed CSP delete within one message's life.
     delete_retry_base_s: int = 30
     #: Backoff for items that became deletion_failed, retried by later cleanups.
@@ -232,6 +234,7 @@ class JobService:
             now = self._clock()
             give_up = attempt >= self._settings.max_deletion_retries
             failures = sandbox.deletion_retry_count + 1
+            quarantine = failures >= self._settings.quarantine_after
             backoff = min(
                 self._settings.failed_retry_base_s * 2 ** max(failures - 1, 0),
                 self._settings.failed_retry_cap_s,
@@ -242,7 +245,11 @@ class JobService:
                 give_up=give_up,
                 next_attempt_at=now + backoff,
                 now=now,
+                quarantine=quarantine,
             )
+            if quarantine:
+                log.warning("sandbox_quarantined", sandbox_id=sandbox.sandbox_id, failures=failures)
+                return DeleteOutcome(JobResult(examined=1, failed=1))  # no automatic retry
             retry_in = None if give_up else self._settings.delete_retry_base_s * 2 ** (attempt - 1)
             return DeleteOutcome(JobResult(examined=1, failed=1), retry_in_s=retry_in)
         done = JobResult(examined=1, changed=1)

@@ -21,11 +21,13 @@ from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
 from consumers.services.jobs import JobService, JobSettings
 from consumers.services.leases import LeaseService
+from consumers.services.operator import OperatorService
 from consumers.services.replies import ReplyFactory
 from consumers.services.reservoir import CandidateReservoir
 from consumers.services.waiting import WaiterPump
 from consumers.stores.clients import dynamodb_client
 from consumers.stores.leases import LeaseStore
+from consumers.stores.operator import OperatorStore
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
 from consumers.stores.tenants import TenantDirectory, TenantStore
@@ -114,6 +116,7 @@ class ConsumerServices:
                     lab_duration_s=settings.lab_duration_s,
                     stale_grace_s=settings.stale_grace_s,
                     max_deletion_retries=settings.max_deletion_retries,
+                    quarantine_after=settings.quarantine_after,
                     delete_retry_base_s=settings.delete_retry_base_s,
                     failed_retry_base_s=settings.deletion_failed_retry_base_s,
                 ),
@@ -134,5 +137,6 @@ class ConsumerServices:
                     extension_s=settings.extension_s,
                     max_lease_s=settings.max_lease_s,
                 ),
+                operator=OperatorService(OperatorStore(ddb, table=names.pool_table)),
             )
             yield cls(ddb=ddb, pool=pool, replies=replies, handlers=handlers, waiter_pump=pump)

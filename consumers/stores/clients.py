@@ -87,6 +87,28 @@ async def dynamodb_client(
 
 
 @asynccontextmanager
+async def service_client(
+    service: str,
+    where: AwsEndpoint | CommonSettings,
+    config: AioConfig,
+    *,
+    session: AioSession | None = None,
+) -> AsyncIterator[Any]:
+    """A client of another AWS service on the same endpoint (v2: ``dynamodbstreams`` for
+    the events reader, ``events`` for the stream Lambda), closed on exit."""
+    session = session or get_session()
+    async with session.create_client(service, **_options(where, config)) as client:  # type: ignore[call-overload]
+        yield client
+
+
+def dynamodb_streams_client(
+    where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
+) -> Any:
+    """A DynamoDB Streams client (v2: the events reader), closed on exit."""
+    return service_client("dynamodbstreams", where, config, session=session)
+
+
+@asynccontextmanager
 async def sqs_client(
     where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
 ) -> AsyncIterator[SQSClient]:

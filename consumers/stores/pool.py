@@ -638,19 +638,34 @@ class PoolStore:
         return await self._conditional_delete(sandbox_id, condition, values), False
 
     async def record_deletion_failure(
-        self, sandbox_id: str, *, error: str, give_up: bool, next_attempt_at: float, now: float
+        self,
+        sandbox_id: str,
+        *,
+        error: str,
+        give_up: bool,
+        next_attempt_at: float,
+        now: float,
+        quarantine: bool = False,
     ) -> bool:
-        """Count a failed CSP delete; after the last retry the item becomes deletion_failed."""
+        """Count a failed CSP delete; after the last retry the item becomes deletion_failed,
+        and with ``quarantine`` (v2: ``quarantine_after`` failures in a row) quarantined."""
         status = SandboxStatus.DELETION_FAILED if give_up else SandboxStatus.PENDING_DELETION
+        update = (
+            "SET #st = :status, deletion_last_error = :err, updated_at = :now, "
+            "deletion_next_attempt_at = :next, "
+            "deletion_retry_count = if_not_exists(deletion_retry_count, :zero) + :one"
+        )
+        values: dict[str, Any] = {}
+        if quarantine:
+            status = SandboxStatus.QUARANTINED
+            update += ", quarantine_reason = :why, quarantined_at = :now"
+            values[":why"] = {"S": f"deletion failed repeatedly; last error: {error}"[:500]}
         return await self._conditional_update(
             sandbox_id,
-            update=(
-                "SET #st = :status, deletion_last_error = :err, updated_at = :now, "
-                "deletion_next_attempt_at = :next, "
-                "deletion_retry_count = if_not_exists(deletion_retry_count, :zero) + :one"
-            ),
+            update=update,
             condition="#st IN (:pd, :df)",
             values={
+                **values,
                 ":status": {"S": status.value},
                 ":err": {"S": error[:500]},
                 ":now": to_attr(now),

@@ -19,7 +19,9 @@ exact pin reviews one place.)
    rollback backup: O(table) per transaction. A claim touches the pool and the replies
    table, so each one got slower as replies piled up (3 s per claim in a 200-track
    burst; a claim is ~5 ms with the fix). With DynamoDB serialised, backing up only the
-   items the transaction touches and restoring them on failure is the same rollback.
+   items the transaction touches and restoring them on failure is the same rollback —
+   the table's stream included: what a cancelled transaction wrote, and its undoing, are
+   cut from the stream again (v2 history and events read it).
 3. moto's SQS checks every queued message's visibility through datetime arithmetic on every
    call (1.8 s per SendMessageBatch at 1,000 queued FIFO messages). Pointing
    ``moto.sqs.models.unix_time_millis`` at ``time.time() * 1000`` computes the same number
@@ -369,6 +371,13 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         except Exception:  # noqa: S112 - moto reports a malformed entry itself, below
             continue
         backups.append((op["TableName"], key, current.to_json()["Attributes"] if current else None))
+    # A stream must not show what a cancelled transaction did, nor its undoing (moto's own
+    # whole-table copy restores the stream with the table): remember where each stream was.
+    streams = {
+        name: (shard, len(shard.items))
+        for name in {b[0] for b in backups}
+        if (shard := getattr(self.tables.get(name), "stream_shard", None)) is not None
+    }
     try:
         _moto_transact_write_items(self, transact_items)
     except Exception:
@@ -378,6 +387,8 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                     self.delete_item(table_name, key)
             else:
                 self.put_item(table_name, attributes)
+        for shard, length in streams.values():
+            del shard.items[length:]
         raise
 
 

@@ -1,7 +1,8 @@
 """``sandbox-broker up``: the whole system on one machine.
 
 Embedded default (no AWS account, no Docker): a moto server in a child process, the queues and
-tables provisioned, a fake CSP seeded with sandboxes, consumer processes, a first sync, the
+tables provisioned, a fake CSP seeded with sandboxes, the events reader (v2: lease history and
+events from the pool table's stream), consumer processes, a first sync, the
 scheduler and the gateway. With ``AWS_ENDPOINT_URL`` or ``--aws`` the same steps run against
 that endpoint or AWS instead, skipping moto and the fake CSP. ``--localstack`` resolves a
 running LocalStack the way localstack-client does (``infra/localstack.py``), runs the fake
@@ -85,6 +86,8 @@ class StackInfo:
     name_prefix: str
     consumer_pids: list[int] = field(default_factory=list)
     consumer_urls: list[str] = field(default_factory=list)
+    #: v2: the events reader's process (history and lease events), None when not started.
+    events_pid: int | None = None
 
 
 class Stack:
@@ -94,6 +97,7 @@ class Stack:
         self._csp: FakeCsp | None = None
         self._children: list[subprocess.Popen[bytes]] = []
         self._consumer_ports: list[int] = []
+        self._events: subprocess.Popen[bytes] | None = None
         self._stop = asyncio.Event()
 
     def request_stop(self) -> None:
@@ -165,6 +169,9 @@ class Stack:
                     f"[green]provisioned[/] {sum(1 for _, c in report.changes)} resources "
                     f"({'changed' if report.changed else 'already in place'})"
                 )
+                # v2: the events reader (history, lease events) reads the stream from its
+                # start, so what the consumers do from now on is all recorded.
+                self._events = spawn([sys.executable, "-m", "infra", "events"], env=env)
                 self._start_consumers(env)
                 # The seeds' runbook reads the pool from the API: the gateway's /metrics
                 # also serves the consumers' broker_* series (each once).
@@ -214,6 +221,7 @@ class Stack:
                     name_prefix=base.name_prefix,
                     consumer_pids=[c.pid for c in self._children],
                     consumer_urls=[f"http://127.0.0.1:{p}" for p in self._consumer_ports],
+                    events_pid=self._events.pid if self._events else None,
                 )
                 self._announce(info)
                 if localstack and not await self._smoke(info, console):
@@ -226,6 +234,7 @@ class Stack:
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             await asyncio.to_thread(self._stop_consumers)
+            await asyncio.to_thread(self._stop_events)
             if self._csp is not None:
                 await asyncio.to_thread(self._csp.stop)
             if self._moto is not None:
@@ -253,6 +262,19 @@ class Stack:
                 log.warning("consumer_kill", pid=child.pid)
                 child.kill()
                 child.wait()
+
+    def _stop_events(self) -> None:
+        """After the consumers: it publishes what they did last, then stops at its checkpoint."""
+        child = self._events
+        if child is None or child.poll() is not None:
+            return
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.warning("events_kill", pid=child.pid)
+            child.kill()
+            child.wait()
 
     async def _first_sync(self, aws: Any, base: CommonSettings, console: Console) -> None:
         """Fill the pool from the CSP through the real path: a sync job and its reply."""

@@ -110,6 +110,20 @@ module "read_lambda" {
   reserved_concurrency   = var.read_lambda_reserved_concurrency
 }
 
+# v2: lease history and events (pool table stream → stream Lambda → EventBridge bus).
+module "events" {
+  source = "./modules/events"
+
+  stem               = local.stem
+  name_prefix        = var.name_prefix
+  function_name      = "${local.stem}-events"
+  pool_table_arn     = module.dynamodb.pool_table_arn
+  pool_stream_arn    = module.dynamodb.pool_table_stream_arn
+  layer_arn          = module.read_lambda.layer_arn
+  log_retention_days = var.log_retention_days
+  alarm_topic_arn    = module.cloudwatch.alarm_topic_arn
+}
+
 module "waf" {
   source = "./modules/waf"
 

@@ -85,3 +85,8 @@ output "read_lambda" {
   description = "Name of the read Lambda (its logs: /aws/lambda/<name>)."
   value       = module.read_lambda.function_name
 }
+
+output "events_bus_name" {
+  description = "v2: the EventBridge bus of the lease events (source sandbox-broker)."
+  value       = module.events.bus_name
+}

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from consumers.stores.history import HistoryStore
 from consumers.stores.status_index import count_by_status, status_page
 from producers.gateway.errors import ServiceUnavailableError
+from schemas.events import LeaseRecord
 from schemas.items import reply_from_item, sandbox_from_item
 from schemas.pool import Sandbox, SandboxStatus, sandbox_key
 from schemas.replies import ReplyRecord
@@ -71,6 +73,17 @@ class GatewayStore:
         try:
             return await status_page(
                 self._ddb, table=self.pool_table, status=status, limit=limit, start_key=start_key
+            )
+        except Exception as exc:
+            raise self._unavailable(self.pool_table, exc) from exc
+
+    async def history(
+        self, sandbox_id: str, *, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[LeaseRecord], dict[str, Any] | None]:
+        """v2: a page of the sandbox's leases, newest first (one Query on its partition)."""
+        try:
+            return await HistoryStore(self._ddb, table=self.pool_table).page(
+                sandbox_id, limit=limit, start_key=start_key
             )
         except Exception as exc:
             raise self._unavailable(self.pool_table, exc) from exc

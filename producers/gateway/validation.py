@@ -150,8 +150,8 @@ def request_id_param(value: str) -> str:
     return value
 
 
-async def empty_body(request: Request, *, max_bytes: int) -> None:
-    """POST bodies are empty or ``{}``: 413 above ``max_bytes`` (declared or streamed), else 400."""
+async def _read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The POST body: 413 above ``max_bytes`` (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
@@ -164,10 +164,42 @@ async def empty_body(request: Request, *, max_bytes: int) -> None:
         body += chunk
         if len(body) > max_bytes:  # a chunked body, or one longer than it declared
             raise PayloadTooLargeError(f"the body may be at most {max_bytes} bytes")
+    return bytes(body)
+
+
+def _is_empty(body: bytes) -> bool:
     # Only whitespace or `{}` (JSON whitespace allowed around and inside): matched, never
     # parsed, so no body (16,000 `[`: a RecursionError in json.loads) costs more than a scan.
-    if not EMPTY_BODY.fullmatch(body):
+    return EMPTY_BODY.fullmatch(body) is not None
+
+
+async def empty_body(request: Request, *, max_bytes: int) -> None:
+    """POST bodies are empty or ``{}``: 413 above ``max_bytes`` (declared or streamed), else 400."""
+    if not _is_empty(await _read_body(request, max_bytes=max_bytes)):
         raise BadRequestError("the body must be empty or {}")
+
+
+#: v2 operator actions (``POST /v1/admin/sandboxes/{id}/<verb>``): the body is empty, ``{}``
+#: or exactly ``{"reason": "..."}`` with spaces only around the tokens and a reason of 1-500
+#: of these characters — the rule the AWS mapping template applies too, so that a reason
+#: never needs escaping on its way into the message (no quotes, no backslashes).
+REASON_PATTERN: Final = r"^[A-Za-z0-9 ._:@,;()/+-]{1,500}$"
+OPERATOR_BODY_PATTERN: Final = r'^[{][ ]*"reason"[ ]*:[ ]*"[A-Za-z0-9 ._:@,;()/+-]{1,500}"[ ]*[}]$'
+
+
+async def operator_body(request: Request, *, max_bytes: int) -> str | None:
+    """The reason of an operator action (None: none given); 400 for any other body."""
+    body = await _read_body(request, max_bytes=max_bytes)
+    if _is_empty(body):
+        return None
+    text = body.decode("utf-8", "replace").strip(" \t\n\r\x0b\x0c\x00")
+    if re.fullmatch(OPERATOR_BODY_PATTERN, text) is None:
+        raise BadRequestError(
+            'the body must be empty, {} or {"reason": "..."} with 1-500 chars of '
+            "[A-Za-z0-9 ._:@,;()/+-]"
+        )
+    reason: str = json.loads(text)["reason"]
+    return reason
 
 
 @dataclass(frozen=True)
@@ -206,11 +238,7 @@ def page_params(query: QueryParams) -> PageParams:
 async def json_object_body(request: Request, *, max_bytes: int) -> dict[str, object]:
     """A small JSON object body (v2 admin routes): 413 above ``max_bytes``, else 400 for
     anything but one JSON object (deep nesting included: never a RecursionError 500)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise PayloadTooLargeError(f"the body may be at most {max_bytes} bytes")
+    body = await _read_body(request, max_bytes=max_bytes)
     try:
         parsed = json.loads(body) if body.strip() else {}
     except (ValueError, RecursionError):

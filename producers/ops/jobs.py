@@ -80,3 +80,33 @@ async def wait_reply(
             return None
         await asyncio.sleep(min(delay, left))
         delay = min(delay * 2, MAX_POLL_S)
+
+
+async def enqueue_operator_action(
+    sqs: SQSClient,
+    *,
+    queue_url: str,
+    job: MessageType,
+    sandbox_id: str,
+    reason: str,
+    request_id: str | None = None,
+) -> str:
+    """Send one v2 operator action (group ``sandbox:<id>``, as the admin route); its id."""
+    request_id = request_id or admin_request_id()
+    message = JOB_MESSAGE.validate_python(
+        {
+            "type": job.value,
+            "request_id": request_id,
+            "requested_by": "admin",
+            "sandbox_id": sandbox_id,
+            "reason": reason,
+        }
+    )
+    await send(
+        sqs,
+        queue_url=queue_url,
+        message=message,
+        group_id=f"sandbox:{sandbox_id}",
+        dedup_id=request_id,
+    )
+    return request_id

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from producers.ops.dlq import get_replies
 from producers.ops.errors import QueueNotFoundError
-from producers.ops.pool import pool_stats
+from producers.ops.pool import list_sandboxes, pool_stats
 from producers.ops.queues import QueueDepth, queue_depth
 from producers.scheduler import bucket_of, schedules
-from schemas.pool import PoolStats
+from schemas.pool import PoolStats, Sandbox, SandboxStatus
 from schemas.replies import ReplyRecord
 from schemas.settings import SchedulerSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
+
+
+#: How many quarantined sandboxes ``status`` lists (the count is in the pool table).
+QUARANTINED_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,23 @@ class StatusReport:
     pool: PoolStats
     queues: list[QueueRow]
     jobs: list[JobRun]
+    #: v2: the quarantined sandboxes (up to QUARANTINED_SHOWN) and why.
+    quarantined: list[Sandbox] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "taken_at": self.taken_at,
             "pool": self.pool.model_dump(),
+            "quarantined": [
+                {
+                    "sandbox_id": s.sandbox_id,
+                    "name": s.name,
+                    "reason": s.quarantine_reason,
+                    "quarantined_at": s.quarantined_at,
+                    "deletion_last_error": s.deletion_last_error,
+                }
+                for s in self.quarantined
+            ],
             "queues": [q.as_dict() for q in self.queues],
             "jobs": [j.as_dict() for j in self.jobs],
         }
@@ -113,6 +129,13 @@ async def collect_status(
         _row(sqs, "jobs DLQ", names.jobs_dlq),
     )
     stats = await pool_stats(ddb, table=names.pool_table)
+    quarantined = (
+        await list_sandboxes(
+            ddb, table=names.pool_table, status=SandboxStatus.QUARANTINED, limit=QUARANTINED_SHOWN
+        )
+        if stats.quarantined
+        else []
+    )
     wanted = scheduled_request_ids(settings, now)
     replies = await get_replies(
         ddb, table=names.replies_table, request_ids=[r for pair in wanted.values() for r in pair]
@@ -127,4 +150,6 @@ async def collect_status(
         )
         for job, ids in wanted.items()
     ]
-    return StatusReport(taken_at=now, pool=stats, queues=list(queues), jobs=jobs)
+    return StatusReport(
+        taken_at=now, pool=stats, queues=list(queues), jobs=jobs, quarantined=quarantined
+    )

@@ -22,6 +22,7 @@ from schemas.ids import is_header_value
 from schemas.items import reply_item
 from schemas.messages import (
     ADMIN_JOBS,
+    ADMIN_SANDBOX_ACTIONS,
     ANY_MESSAGE,
     JOB_MESSAGE,
     AllocateMessage,
@@ -446,7 +447,13 @@ def test_accepted_answer_is_the_contract_202(api: Any) -> None:
             "poll": f"/v1/requests/{REQUEST_ID}",
         }
         track_actions = {"allocate": "allocate", "release": "release", "extend": "extend"}
-        expected_action = track_actions.get(route) or ADMIN_JOBS[route.removeprefix("admin-")]
+        expected_action = (
+            track_actions.get(route)
+            or {
+                **ADMIN_JOBS,
+                **{f"sandbox-{k}": v for k, v in ADMIN_SANDBOX_ACTIONS.items()},
+            }[route.removeprefix("admin-")]
+        )
         assert accepted.action == expected_action
         assert rendered.headers == {"Location": f"/v1/requests/{REQUEST_ID}"}
 
@@ -763,6 +770,12 @@ def test_routes_are_the_contract_paths(api: Any) -> None:
             "stats",
             "sandboxes",
             "healthz",
+            # v2: /v1/admin/sandboxes/{sandbox_id}/{retry,quarantine,release,history}
+            "{sandbox_id}",
+            "retry",
+            "quarantine",
+            "release",
+            "history",
         ]
     )
 

@@ -83,6 +83,9 @@ PATHS = {
     "admin-cleanup": "/v1/admin/cleanup",
     "admin-expire": "/v1/admin/expire",
     "admin-delete-stale": "/v1/admin/delete-stale",
+    "admin-sandbox-retry": "/v1/admin/sandboxes/{sandbox_id}/retry",
+    "admin-sandbox-quarantine": "/v1/admin/sandboxes/{sandbox_id}/quarantine",
+    "admin-sandbox-release": "/v1/admin/sandboxes/{sandbox_id}/release",
 }
 
 
@@ -258,5 +261,53 @@ async def test_the_seconds_headers_agree_on_every_value(
 ) -> None:
     aws, local = await both(
         gateway, sqs, routes, route, headers={"X-Track-ID": "t1", header: value}
+    )
+    assert aws == local
+
+
+REASON_BODIES = [
+    '{"reason": "MFA lost (ticket 42)"}',
+    '{"reason":"x"}',
+    ' {  "reason" :  "a/b; c@d, e+f-g.h:i" } ',
+    '{"reason": "' + "r" * 500 + '"}',
+    # refused by both
+    '{"reason": ""}',
+    '{"reason": "' + "r" * 501 + '"}',
+    '{"reason": "say \\"hi\\""}',
+    '{"reason": "a\\\\b"}',
+    '{"reason": "\\u00e9"}',
+    '{"reason": "x", "other": 1}',
+    '{"why": "x"}',
+    '{"reason": 5}',
+    '{"reason": "tab\\there"}',
+    '{"reason": "$context.requestId"}',
+    '{"reason": "&MessageGroupId=evil"}',
+]
+
+
+@pytest.mark.parametrize("body", REASON_BODIES)
+@pytest.mark.parametrize(
+    "route", ["admin-sandbox-retry", "admin-sandbox-quarantine", "admin-sandbox-release"]
+)
+async def test_operator_actions_agree_on_reasons(
+    gateway: httpx.AsyncClient,
+    sqs: RecordingSQS,
+    routes: dict[str, dict[str, Any]],
+    route: str,
+    body: str,
+) -> None:
+    aws, local = await both(gateway, sqs, routes, route, headers={}, body=body)
+    assert aws == local
+
+
+@pytest.mark.parametrize("sandbox_id", ["2012220", "sbx:1@a.b-c", "x" * 128, "x" * 129, "a b", "é"])
+async def test_operator_actions_agree_on_sandbox_ids(
+    gateway: httpx.AsyncClient,
+    sqs: RecordingSQS,
+    routes: dict[str, dict[str, Any]],
+    sandbox_id: str,
+) -> None:
+    aws, local = await both(
+        gateway, sqs, routes, "admin-sandbox-quarantine", headers={}, sandbox_id=sandbox_id
     )
     assert aws == local

@@ -70,6 +70,20 @@ def test_the_pool_gauge_becomes_a_metric() -> None:
     assert gauge["metric_transformation"][0]["value"] == "$.available"
 
 
+def test_quarantined_sandboxes_are_a_metric_and_alarm_above_zero() -> None:
+    gauge = one(cw(), "aws_cloudwatch_log_metric_filter", "pool_quarantined").config()
+    assert gauge["pattern"] == '{ $.event = "pool_stats" }'
+    assert gauge["metric_transformation"][0]["name"] == "PoolQuarantined"
+    assert gauge["metric_transformation"][0]["value"] == "$.quarantined"
+    alarm = alarms()["sandbox-broker-pool-quarantined"]
+    assert (alarm["metric_name"], alarm["comparison_operator"], alarm["threshold"]) == (
+        "PoolQuarantined",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["statistic"] == "Maximum"
+
+
 def test_insights_queries_use_only_our_field_names() -> None:
     queries = {q.get("name"): q.config() for q in cw().instances("aws_cloudwatch_query_definition")}
     assert len(queries) >= 6

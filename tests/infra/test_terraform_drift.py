@@ -55,6 +55,8 @@ def test_names_are_resource_names_with_the_prefix(prefix: str) -> None:
         expected.requests_dlq,
         expected.jobs_queue,
         expected.jobs_dlq,
+        # v2, AWS only: the stream Lambda's failed batches (locally the reader retries)
+        f"{prefix}sandbox-broker-events-dlq",
     }
     assert set(tables_by_name(ev)) == {
         expected.pool_table,
@@ -143,6 +145,8 @@ def test_tables_equal_local_provisioning(prefix: str) -> None:
         assert sorted(gsis, key=str) == sorted(spec.global_secondary_indexes, key=str)
         ttl = [t["attribute_name"] for t in config.get("ttl", []) if t["enabled"]]
         assert ttl == ([spec.ttl_attribute] if spec.ttl_attribute else [])
+        stream = (config.get("stream_view_type") if config.get("stream_enabled") else None) or None
+        assert stream == spec.stream_view_type, spec.name
         # What infra.provision's create_table passes for every table:
         assert config["billing_mode"] == "PAY_PER_REQUEST"
         assert config["server_side_encryption"] == [{"enabled": True}]
@@ -195,6 +199,10 @@ async def test_terraform_matches_what_provision_created_on_moto(
         assert {g["IndexName"] for g in created.get("GlobalSecondaryIndexes", [])} == {
             g["name"] for g in config.get("global_secondary_index", [])
         }
+        stream = created.get("StreamSpecification") or {}
+        assert (stream.get("StreamViewType") if stream.get("StreamEnabled") else None) == (
+            config.get("stream_view_type") if config.get("stream_enabled") else None
+        ), spec.name
         ttl = (await ddb.describe_time_to_live(TableName=spec.name))["TimeToLiveDescription"]
         if spec.ttl_attribute:
             assert ttl["AttributeName"] == config["ttl"][0]["attribute_name"]

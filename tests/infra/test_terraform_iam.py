@@ -100,14 +100,25 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
         )
         | grants(["dynamodb:GetItem"], [a["tenants"]])  # v2: token hashes, tenant configs
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["authorizer_logs"]]),
-        # The code routes: one GetItem on the pool, StatusIndex Queries, the two tokens.
+        # The code routes: one GetItem on the pool, StatusIndex Queries, the two tokens;
+        # v2: Queries of the lease history (HIST#* partitions only, tested below).
         "sandbox-broker-read-lambda": grants(["dynamodb:GetItem"], [a["pool"]])
         | grants(["dynamodb:Query"], [a["pool"] + "/index/StatusIndex"])
+        | grants(["dynamodb:Query"], [a["pool"]])
         | grants(["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]])
         | grants(["dynamodb:GetItem"], [a["tenants"]])
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["read_lambda_logs"]]),
     }
     assert permissions(ev) == expected
+
+
+def test_the_read_lambda_queries_the_table_only_on_history_partitions() -> None:
+    iam = plan().child("iam")
+    policy = next(p for p in iam.instances("aws_iam_role_policy") if p.name == "read_lambda")
+    (history,) = [
+        st for st in json.loads(policy.get("policy"))["Statement"] if st["Sid"] == "LeaseHistory"
+    ]
+    assert history["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["HIST#*"]}}
 
 
 def test_no_wildcard_action_and_no_wildcard_resource_but_ecr_login() -> None:

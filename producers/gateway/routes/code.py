@@ -32,6 +32,7 @@ from producers.gateway.openapi import (
     error_responses,
 )
 from producers.gateway.validation import STATUS_ORDER, page_params, sandbox_id_param
+from schemas.events import HistoryPage
 from schemas.pool import AdminSandboxView, PoolStats, SandboxPage, SandboxView
 
 
@@ -134,6 +135,50 @@ def code_routes(gw: Reads) -> APIRouter:
                 next_cursor = gw.cursors.encode(Cursor(status_filter, position, None))
                 break
         body = SandboxPage(items=items, next_cursor=next_cursor)
+        return JSONResponse(body.model_dump(mode="json"))
+
+    @router.get(
+        "/v1/admin/sandboxes/{sandbox_id}/history",
+        tags=["admin"],
+        summary="The sandbox's leases, newest first (v2; kept 90 days)",
+        description=(
+            "One item per lease: tenant, track_id, track_name, allocated_at, expires_at, "
+            "ended_at, end (`released` | `expired` | `forced`, null while it runs) and "
+            "extensions. `next_cursor` is null on the last page; `status` is not a "
+            "parameter here. An unknown sandbox has an empty history."
+        ),
+        response_model=None,
+        responses={
+            200: {"model": HistoryPage, "description": "One page"},
+            **error_responses(400, 401, 403, 429, 503),
+        },
+        openapi_extra={
+            "parameters": [SANDBOX_ID_PARAM, *PAGE_PARAMS[1:]],
+            "security": ADMIN_SECURITY,
+        },
+    )
+    async def history(request: Request) -> JSONResponse:
+        annotate(request.scope, action="history")
+        gw.auth.require(request.headers, Role.ADMIN)
+        sandbox_id = sandbox_id_param(request.path_params["sandbox_id"])
+        params = page_params(request.query_params)
+        if params.status is not None:
+            raise BadRequestError("status is not a parameter of the history")
+        gw.limit(Role.ADMIN, ADMIN_BUDGET)
+        scope = f"history:{sandbox_id}"  # a cursor is valid for this sandbox only
+        start_key = None
+        if params.cursor is not None:
+            try:
+                start_key = gw.cursors.decode(
+                    params.cursor, status_filter=scope, positions=1
+                ).start_key
+            except CursorError as exc:
+                raise BadRequestError(f"invalid cursor: {exc}") from None
+        leases, last_key = await gw.store.history(
+            sandbox_id, limit=params.limit, start_key=start_key
+        )
+        next_cursor = gw.cursors.encode(Cursor(scope, 0, last_key)) if last_key else None
+        body = HistoryPage(items=leases, next_cursor=next_cursor)
         return JSONResponse(body.model_dump(mode="json"))
 
     return router

@@ -11,6 +11,8 @@ from __future__ import annotations
 import typer
 
 from producers.ops.cli import dlq_purge as _dlq_purge  # noqa: F401  (registers `dlq purge`)
+from producers.ops.cli import history as _history  # noqa: F401  (registers `pool history`)
+from producers.ops.cli import operator as _operator  # noqa: F401  (registers the pool verbs)
 from producers.ops.cli.dlq import dlq_app
 from producers.ops.cli.jobs import jobs_app
 from producers.ops.cli.pool import pool_app

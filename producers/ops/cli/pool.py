@@ -24,7 +24,9 @@ class StatusChoice(StrEnum):
     quarantined = "quarantined"
 
 
-pool_app = typer.Typer(help="Read the sandbox pool (index Queries only, never a Scan).")
+pool_app = typer.Typer(
+    help="The sandbox pool: reads (index Queries only, never a Scan), the operator verbs, history."
+)
 
 
 @pool_app.command("stats")

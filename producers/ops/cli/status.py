@@ -14,7 +14,8 @@ from producers.ops.status import StatusReport, collect_status
 
 @reflowed
 def status(as_json: JsonOpt = False) -> None:
-    """One screen: pool by status, queue and DLQ depths, the last scheduled job runs.
+    """One screen: pool by status, quarantined sandboxes and why, queue and DLQ depths,
+    the last scheduled job runs.
 
     Queue ages appear where the endpoint reports them (AWS publishes the age of the oldest
     message to CloudWatch only). Job runs are the replies of each job's current and
@@ -76,4 +77,10 @@ def render_status(report: StatusReport) -> Group:
         )
     pool_table = render_pool(report.pool)
     pool_table.box = box.SIMPLE_HEAD
-    return Group(pool_table, queues, runs)
+    if not report.quarantined:
+        return Group(pool_table, queues, runs)
+    held = Table("sandbox", "since", "reason", title="quarantined", box=box.SIMPLE_HEAD)
+    for s in report.quarantined:
+        since = age(report.taken_at - s.quarantined_at) + " ago" if s.quarantined_at else "-"
+        held.add_row(s.sandbox_id, since, s.quarantine_reason or "-", style="red")
+    return Group(pool_table, held, queues, runs)

@@ -78,6 +78,11 @@ async def test_the_role_grants_exactly_what_the_code_routes_call(
             headers={"Authorization": f"Bearer {ADMIN}"},
             query={"limit": "1"},
         ),
+        proxy_event(
+            "GET",
+            "/v1/admin/sandboxes/sbx-00001/history",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        ),
     ]
     for event in events:
         answer = await lambdas.invoke(rt, event)

@@ -16,6 +16,28 @@ resource "aws_api_gateway_resource" "admin_sandboxes" {
   path_part   = "sandboxes"
 }
 
+# v2: /v1/admin/sandboxes/{sandbox_id}/{retry,quarantine,release} (main.tf enqueues them)
+# and /v1/admin/sandboxes/{sandbox_id}/history (the read Lambda).
+resource "aws_api_gateway_resource" "admin_sandbox" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.admin_sandboxes.id
+  path_part   = "{sandbox_id}"
+}
+
+resource "aws_api_gateway_resource" "admin_sandbox_action" {
+  for_each = local.admin_sandbox_actions
+
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.admin_sandbox.id
+  path_part   = each.key
+}
+
+resource "aws_api_gateway_resource" "admin_sandbox_history" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.admin_sandbox.id
+  path_part   = "history"
+}
+
 resource "aws_api_gateway_resource" "healthz" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   parent_id   = aws_api_gateway_rest_api.this.root_resource_id
@@ -42,6 +64,12 @@ locals {
       path            = "/v1/admin/sandboxes"
       path_params     = {}
       permission_path = "v1/admin/sandboxes"
+    }
+    admin-sandbox-history = {
+      resource_id     = aws_api_gateway_resource.admin_sandbox_history.id
+      path            = "/v1/admin/sandboxes/{sandbox_id}/history"
+      path_params     = { "method.request.path.sandbox_id" = true }
+      permission_path = "v1/admin/sandboxes/*/history"
     }
   }
 }

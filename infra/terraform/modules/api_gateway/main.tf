@@ -18,6 +18,12 @@ locals {
     expire         = "expire"
     "delete-stale" = "delete_stale"
   }
+  # v2 operator action slug => job message type (schemas.messages.ADMIN_SANDBOX_ACTIONS).
+  admin_sandbox_actions = {
+    retry      = "retry"
+    quarantine = "quarantine"
+    release    = "force_release"
+  }
 
   sqs_path = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.name}:sqs:path/${data.aws_caller_identity.current.account_id}"
 
@@ -53,6 +59,18 @@ locals {
         action      = job
         path_params = {}
         template = templatefile("${local.vtl}/admin_job.vtl", {
+          prelude  = local.prelude
+          job_type = job
+        })
+      }
+    },
+    {
+      for slug, job in local.admin_sandbox_actions : "admin-sandbox-${slug}" => {
+        resource_id = aws_api_gateway_resource.admin_sandbox_action[slug].id
+        queue_name  = var.jobs_queue_name
+        action      = job
+        path_params = { "method.request.path.sandbox_id" = true }
+        template = templatefile("${local.vtl}/admin_sandbox_action.vtl", {
           prelude  = local.prelude
           job_type = job
         })

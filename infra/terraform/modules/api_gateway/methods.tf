@@ -15,12 +15,20 @@ locals {
       sandbox         = { id = aws_api_gateway_resource.sandbox.id, path = "/v1/sandboxes/{sandbox_id}", methods = ["GET"] }
       admin-stats     = { id = aws_api_gateway_resource.admin_stats.id, path = "/v1/admin/stats", methods = ["GET"] }
       admin-sandboxes = { id = aws_api_gateway_resource.admin_sandboxes.id, path = "/v1/admin/sandboxes", methods = ["GET"] }
+      admin-history   = { id = aws_api_gateway_resource.admin_sandbox_history.id, path = "/v1/admin/sandboxes/{sandbox_id}/history", methods = ["GET"] }
       healthz         = { id = aws_api_gateway_resource.healthz.id, path = "/healthz", methods = ["GET"] }
     },
     {
       for slug, job in local.admin_jobs : "admin-${slug}" => {
         id      = aws_api_gateway_resource.admin_job[slug].id
         path    = "/v1/admin/${slug}"
+        methods = ["POST"]
+      }
+    },
+    {
+      for slug, job in local.admin_sandbox_actions : "admin-sandbox-${slug}" => {
+        id      = aws_api_gateway_resource.admin_sandbox_action[slug].id
+        path    = "/v1/admin/sandboxes/{sandbox_id}/${slug}"
         methods = ["POST"]
       }
     },

@@ -8,6 +8,7 @@ resource "aws_api_gateway_deployment" "this" {
     redeployment = sha1(jsonencode([
       aws_api_gateway_resource.v1.id,
       [for r in aws_api_gateway_resource.admin_job : r.id],
+      [for r in aws_api_gateway_resource.admin_sandbox_action : r.id],
       [for m in aws_api_gateway_method.enqueue : m.id],
       [for i in aws_api_gateway_integration.enqueue : i.request_templates],
       [for r in aws_api_gateway_integration_response.enqueue_accepted : r.response_templates],

@@ -144,6 +144,23 @@ resource "aws_cloudwatch_metric_alarm" "pool_available_low" {
   ok_actions         = local.alarm_actions
 }
 
+# v2: any quarantined sandbox needs an operator (`sandbox-broker status` lists them and why).
+resource "aws_cloudwatch_metric_alarm" "pool_quarantined" {
+  alarm_name          = "${var.stem}-pool-quarantined"
+  alarm_description   = "Sandboxes are quarantined (deletion failed repeatedly, or an operator took them out of service): `sandbox-broker status` shows why; `pool retry ID` once fixed."
+  namespace           = local.namespace
+  metric_name         = "PoolQuarantined"
+  statistic           = "Maximum"
+  period              = 900
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  # A silent gauge already alarms as pool-available-low.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "consumer_error_rate" {
   alarm_name          = "${var.stem}-consumer-error-rate"
   alarm_description   = "More than ${var.consumer_error_rate_pct}% of received messages logged an error."

@@ -94,6 +94,20 @@ resource "aws_cloudwatch_log_metric_filter" "pool_available" {
   }
 }
 
+# v2: the same gauge's `quarantined` field (sandboxes out of service until an operator acts).
+resource "aws_cloudwatch_log_metric_filter" "pool_quarantined" {
+  name           = "${var.stem}-PoolQuarantined"
+  log_group_name = aws_cloudwatch_log_group.this["consumer"].name
+  pattern        = "{ $.event = \"pool_stats\" }"
+
+  metric_transformation {
+    name      = "PoolQuarantined"
+    namespace = local.namespace
+    value     = "$.quarantined"
+    unit      = "Count"
+  }
+}
+
 resource "aws_cloudwatch_log_metric_filter" "api_5xx" {
   name           = "${var.stem}-Api5xx"
   log_group_name = aws_cloudwatch_log_group.this["access"].name

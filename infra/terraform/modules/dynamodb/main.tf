@@ -62,6 +62,16 @@ resource "aws_dynamodb_table" "pool" {
     projection_type = "ALL"
   }
 
+  # v2: lease history items (PK = HIST#<sandbox_id>) expire 90 days after their lease ended.
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
+
+  # v2: history and events are derived from the table's changes (modules/events).
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
+
   point_in_time_recovery {
     enabled = true
   }

@@ -27,3 +27,8 @@ output "tenants_table_arn" {
   description = "ARN of the tenants table."
   value       = aws_dynamodb_table.tenants.arn
 }
+
+output "pool_table_stream_arn" {
+  description = "ARN of the pool table's stream (v2: history and events)."
+  value       = aws_dynamodb_table.pool.stream_arn
+}

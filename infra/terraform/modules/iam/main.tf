@@ -313,7 +313,7 @@ resource "aws_iam_role_policy" "authorizer" {
 
 resource "aws_iam_role" "read_lambda" {
   name               = "${var.stem}-read-lambda"
-  description        = "Read Lambda: read the pool table and its StatusIndex, the two tokens, write its logs"
+  description        = "Read Lambda: read the pool table, its StatusIndex and lease history, the two tokens, write its logs"
   assume_role_policy = data.aws_iam_policy_document.trust_lambda.json
 }
 
@@ -331,6 +331,19 @@ data "aws_iam_policy_document" "read_lambda" {
     # StatusIndex only, never a Scan.
     actions   = ["dynamodb:Query"]
     resources = ["${var.pool_table_arn}/index/StatusIndex"]
+  }
+
+  statement {
+    sid = "LeaseHistory"
+    # v2 GET /v1/admin/sandboxes/{id}/history: one Query per page on the sandbox's history
+    # partition (HIST#<id>), and on no other partition of the table.
+    actions   = ["dynamodb:Query"]
+    resources = [var.pool_table_arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["HIST#*"]
+    }
   }
 
   statement {

@@ -17,3 +17,8 @@ output "reserved_concurrency" {
   description = "Reserved concurrent executions (-1: unreserved)."
   value       = aws_lambda_function.read.reserved_concurrent_executions
 }
+
+output "layer_arn" {
+  description = "The dependency layer (runtime lock), shared with the events Lambda."
+  value       = aws_lambda_layer_version.dependencies.arn
+}
