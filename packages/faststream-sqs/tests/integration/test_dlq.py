@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from structlog.testing import capture_logs
-
-from faststream_sqs import SQSMessage, SQSQueueConfigError
-from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import (
+from sqs_moto import (
     QueueFactory,
     drain,
     queue_counts,
     running,
+    wait_until,
 )
+from structlog.testing import capture_logs
+
+from faststream_sqs import SQSMessage, SQSQueueConfigError
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from sqs_cases import BrokerCases
+from sqs_moto import QueueFactory, running, wait_until
 
 from faststream_sqs import SQSBroker
-from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import QueueFactory, running
-from tests.unit.faststream_sqs.cases import BrokerCases
 
 pytestmark = pytest.mark.integration
 

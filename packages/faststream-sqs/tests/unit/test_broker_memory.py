@@ -10,9 +10,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from sqs_cases import BrokerCases
 
 from faststream_sqs import SQSBroker, TestSQSBroker
-from tests.unit.faststream_sqs.cases import BrokerCases
 
 
 class MemoryEnv:
