@@ -52,6 +52,9 @@ class SQSBrokerConfig(BrokerConfig):
     default_driver_annotations: UnderlyingDriverAnnotations = field(
         default_factory=_driver_annotations
     )
+    #: Set by TestSQSBroker while it patches the broker: subscribers started meanwhile
+    #: (added after the broker started, too) run no receive loop; publishes reach them.
+    in_memory: bool = field(default=False, init=False, repr=False)
     _client: SQSClient | None = field(default=None, init=False, repr=False)
     _queues: QueueDirectory | None = field(default=None, init=False, repr=False)
 

@@ -17,6 +17,7 @@ from faststream_sqs import SQSBroker, TestSQSBroker
 
 class MemoryEnv:
     subscriber_options: dict[str, Any] = {}
+    publish_raises = True
 
     async def queue(self, *, fifo: bool = False) -> str:
         return f"mem-{uuid.uuid4().hex[:10]}" + (".fifo" if fifo else "")
