@@ -24,6 +24,7 @@ from faststream.exceptions import StopConsume
 from typing_extensions import override
 
 from faststream_sqs.broker.broker import SQSBroker
+from faststream_sqs.helpers import chunks
 from faststream_sqs.publisher.batch import (
     OutgoingEntry,
     SQSMessageSizeError,
@@ -170,7 +171,7 @@ class FakeSQSProducer(SQSProducer):
             SQSSentEntry(index=entry.index, message_id=await self._deliver(cmd.destination, entry))
             for entry in entries
         ]
-        return SQSPublishBatchResult(sent=sent, calls=-(-len(entries) // 10))
+        return SQSPublishBatchResult(sent=sent, calls=len(chunks(entries)))
 
 
 class TestSQSBroker(TestBroker[SQSBroker, EnterType], broker=SQSBroker):

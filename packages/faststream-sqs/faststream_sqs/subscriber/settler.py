@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from faststream_sqs.acks import chunks
+from faststream_sqs.helpers import chunks
 from faststream_sqs.settlement import Settlement, log_rejection
 
 if TYPE_CHECKING:
