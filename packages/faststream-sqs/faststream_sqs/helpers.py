@@ -4,7 +4,8 @@
 - `receive`, `change_visibility`, `release`, `release_quietly`, `delete`: one call each
   over any number of receipt handles, their per-entry failures counted;
 - `QueuePeek`: read a queue without consuming it;
-- `QueueUrls`: queue names resolved to URLs once (single flight, failures not cached).
+- `QueueUrls`: queue names resolved to URLs once (single flight, failures not cached);
+- `sqs_client`: an aiobotocore SQS client, built as `SQSBroker` builds its own.
 
 They log through the standard `logging` module, logger ``faststream_sqs.helpers``.
 """
@@ -15,11 +16,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from aiobotocore.session import AioSession, get_session
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from aiobotocore.config import AioConfig
     from types_aiobotocore_sqs import SQSClient
 
 __all__ = (
@@ -32,6 +37,7 @@ __all__ = (
     "receive",
     "release",
     "release_quietly",
+    "sqs_client",
 )
 
 log = logging.getLogger(__name__)
@@ -222,3 +228,27 @@ class QueueUrls:
             return url
         finally:
             del self._resolving[name]
+
+
+def sqs_client(
+    *,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    config: AioConfig | None = None,
+    session: AioSession | None = None,
+    aws_access_key_id: str | None = None,
+    aws_secret_access_key: str | None = None,
+    aws_session_token: str | None = None,
+) -> AbstractAsyncContextManager[SQSClient]:
+    """An SQS client (``async with``; closed on exit). Credentials left None come from the
+    environment's usual chain; `session` defaults to a new aiobotocore session."""
+    client: AbstractAsyncContextManager[SQSClient] = (session or get_session()).create_client(
+        "sqs",
+        endpoint_url=endpoint_url,
+        region_name=region_name,
+        config=config,
+        aws_access_key_id=aws_access_key_id,
+        aws_secret_access_key=aws_secret_access_key,
+        aws_session_token=aws_session_token,
+    )
+    return client
