@@ -65,7 +65,7 @@ class BrokerCases:
         seen: list[tuple[Item, dict[str, Any]]] = []
 
         @broker.subscriber(queue, **env.subscriber_options)
-        async def handle(body: Item, msg: SQSMessage) -> None:
+        async def handle(body: Item, msg: SQSMessageAnnotation) -> None:
             seen.append(
                 (
                     body,
@@ -141,7 +141,7 @@ class BrokerCases:
             )
 
         @broker.subscriber(target, **env.subscriber_options)
-        async def collect(body: Item, msg: SQSMessage) -> None:
+        async def collect(body: Item, msg: SQSMessageAnnotation) -> None:
             forwarded.append((body.n, msg.message_group_id))
 
         async with env.running(broker) as br:
@@ -208,7 +208,7 @@ class BrokerCases:
         got: list[bytes] = []
 
         @broker.subscriber(queue, **env.subscriber_options)
-        async def handle(msg: SQSMessage) -> None:
+        async def handle(msg: SQSMessageAnnotation) -> None:
             got.append(msg.body)
 
         async with env.running(broker) as br:
@@ -239,7 +239,7 @@ class BrokerCases:
         seen: dict[str, list[int]] = {}
 
         @broker.subscriber(queue, max_workers=4, **env.subscriber_options)
-        async def handle(body: Item, msg: SQSMessage) -> None:
+        async def handle(body: Item, msg: SQSMessageAnnotation) -> None:
             assert msg.message_group_id == body.group
             seen.setdefault(body.group, []).append(body.n)
 
@@ -266,7 +266,7 @@ class BrokerCases:
         attempts: list[int] = []
 
         @broker.subscriber(queue, max_attempts=3, retry_backoff_s=0.01, **env.subscriber_options)
-        async def handle(body: Item, msg: SQSMessage) -> None:
+        async def handle(body: Item, msg: SQSMessageAnnotation) -> None:
             attempts.append(msg.receive_count)
             if len(attempts) < 3:
                 raise RuntimeError("flaky")

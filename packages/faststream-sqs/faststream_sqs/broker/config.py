@@ -27,9 +27,10 @@ class SQSNotConnectedError(SQSError, IncorrectState):
 
 
 def _driver_annotations() -> UnderlyingDriverAnnotations:
-    # A dependency asking for the message by its bare class is told to use the context
-    # annotation (handlers get it either way: subscriber/injection.py). Imported here:
-    # `annotations` imports the broker, which imports this module.
+    # A handler or dependency asking for the message by its bare class is refused with the
+    # context annotation to use instead (FastStream's check_context_annotations).
+    # Imported here, as FastStream's own brokers do: `annotations` imports the broker,
+    # which imports this module.
     from faststream_sqs import annotations
     from faststream_sqs.message import SQSMessage
 

@@ -35,7 +35,6 @@ from faststream_sqs.publisher.fake import SQSFakePublisher
 from faststream_sqs.receiver import BufferGate, Receiver, buffer_capacity, poller_count
 from faststream_sqs.settlement import ReceivedMessage, Settlement
 from faststream_sqs.subscriber.failures import FailurePolicy, mark_handler_start
-from faststream_sqs.subscriber.injection import inject_message_by_class
 from faststream_sqs.subscriber.settler import SQSSettler
 from faststream_sqs.subscriber.specification import prefixed
 
@@ -105,13 +104,8 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             on_decode_error=config.on_decode_error,
             stopping=lambda: not self.running,
         )
-        # Applied innermost first: the start marker tells a body that does not decode from
-        # a handler that fails; the injection lets a handler ask for `msg: SQSMessage`.
-        self._call_decorators = (
-            *self._call_decorators,
-            inject_message_by_class,
-            mark_handler_start,
-        )
+        # The start marker tells a body that does not decode from a handler that fails.
+        self._call_decorators = (*self._call_decorators, mark_handler_start)
         self._runtime: _Runtime | None = None
         self._stopping: asyncio.Task[None] | None = None
 

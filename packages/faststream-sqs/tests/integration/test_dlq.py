@@ -16,7 +16,8 @@ from sqs_moto import (
 )
 from structlog.testing import capture_logs
 
-from faststream_sqs import SQSMessage, SQSQueueConfigError
+from faststream_sqs import SQSQueueConfigError
+from faststream_sqs.annotations import SQSMessage
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from sqs_moto import (
     wait_until,
 )
 
-from faststream_sqs import SQSMessage
+from faststream_sqs.annotations import SQSMessage
 
 pytestmark = pytest.mark.integration
 

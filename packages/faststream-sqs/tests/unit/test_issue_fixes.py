@@ -9,7 +9,8 @@ from faststream.exceptions import StopApplication, StopConsume
 from faststream.middlewares import ExceptionMiddleware
 from pydantic import BaseModel, ValidationError
 
-from faststream_sqs import Settlement, SQSBroker, SQSMessage, TestSQSBroker
+from faststream_sqs import Settlement, SQSBroker, TestSQSBroker
+from faststream_sqs.annotations import SQSMessage
 from faststream_sqs.queue import QueueInfo
 from faststream_sqs.subscriber.settler import MAX_REDRIVE_BACKOFF_S, redrive_delay_s
 
