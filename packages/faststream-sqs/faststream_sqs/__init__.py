@@ -14,9 +14,9 @@ A handler gets the message as in FastStream's other brokers: a parameter annotat
 """
 
 from faststream_sqs.broker.broker import SQSBroker
-from faststream_sqs.broker.config import SQSBrokerConfig, SQSNotConnectedError
+from faststream_sqs.broker.config import SQSBrokerConfig
 from faststream_sqs.broker.router import SQSRoute, SQSRoutePublisher, SQSRouter
-from faststream_sqs.errors import SQSError
+from faststream_sqs.errors import SQSError, SQSNotConnectedError
 from faststream_sqs.message import SQSMessage
 from faststream_sqs.parser import SQSDecodeError
 from faststream_sqs.publisher.batch import (

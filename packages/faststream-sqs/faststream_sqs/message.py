@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
+from faststream._internal.context import Context
 from faststream.message import StreamMessage
 
 from faststream_sqs.settlement import ReceivedMessage, Settlement
@@ -93,3 +95,7 @@ class SQSMessage(StreamMessage[ReceivedMessage]):
         if not self.committed:
             await self.raw_message.reject(reason)
         await super().reject()
+
+
+MESSAGE_ANNOTATION = Annotated[SQSMessage, Context("message")]
+"""How a handler asks for the message (`faststream_sqs.annotations.SQSMessage`)."""

@@ -12,9 +12,9 @@ from faststream._internal.configs import (
     UnderlyingDriverAnnotations,
 )
 from faststream._internal.parser import DefaultCodec
-from faststream.exceptions import IncorrectState
 
-from faststream_sqs.errors import SQSError
+from faststream_sqs.errors import SQSNotConnectedError
+from faststream_sqs.message import MESSAGE_ANNOTATION, SQSMessage
 from faststream_sqs.publisher.producer import SQSProducer
 from faststream_sqs.queue import QueueDirectory
 
@@ -22,22 +22,16 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 
-class SQSNotConnectedError(SQSError, IncorrectState):
-    """The SQS client was used before the broker connected."""
+__all__ = ("SQSBrokerConfig", "SQSNotConnectedError")
 
 
 def _driver_annotations() -> UnderlyingDriverAnnotations:
     # A handler or dependency asking for the message by its bare class is refused with the
     # context annotation to use instead (FastStream's check_context_annotations).
-    # Imported here, as FastStream's own brokers do: `annotations` imports the broker,
-    # which imports this module.
-    from faststream_sqs import annotations
-    from faststream_sqs.message import SQSMessage
-
     return MappingProxyType(
         {
             SQSMessage: UnderlyingDriverAnnotation(
-                type_hint=annotations.SQSMessage,
+                type_hint=MESSAGE_ANNOTATION,
                 module="faststream_sqs.annotations",
                 name="SQSMessage",
             ),

@@ -10,6 +10,7 @@ from faststream._internal.parser import DefaultCodec
 from faststream._internal.producer import ProducerProto
 from typing_extensions import override
 
+from faststream_sqs.errors import SQSNotConnectedError
 from faststream_sqs.parser import (
     CONTENT_TYPE_ATTRIBUTE,
     CORRELATION_ID_ATTRIBUTE,
@@ -127,8 +128,6 @@ class SQSProducer(ProducerProto[SQSPublishCommand]):
 
     def _connected(self) -> tuple[SQSClient, QueueDirectory]:
         if self._client is None or self._queues is None:
-            from faststream_sqs.broker.config import SQSNotConnectedError
-
             msg = "SQS broker is not connected: call `await broker.connect()` (or start it) first"
             raise SQSNotConnectedError(msg)
         return self._client, self._queues
