@@ -42,7 +42,8 @@ from consumers.services.dead_letters import DeadLetterSweeper
 from consumers.services.wiring import ConsumerServices
 from consumers.stores.clients import client_config
 from consumers.stores.status_index import count_by_status
-from faststream_sqs import SQSBroker, SQSMessage
+from faststream_sqs import SQSBroker
+from faststream_sqs.annotations import SQSMessage
 from faststream_sqs.message import SQSMessage as SQSMessageClass
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
 from schemas.messages import DeleteSandboxJob, JobMessage, RequestMessage

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from consumers.periodic import repeat
+from faststream_sqs.helpers import QueueUrls
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -49,7 +50,7 @@ class QueueSampler:
         self._dlqs = list(dlqs)
         self._queues = [*queues, *(d for d in dlqs if d not in queues)]
         self._interval_s = interval_s
-        self._urls: dict[str, str] = {}
+        self._urls = QueueUrls(sqs)
         self.messages = Gauge(
             "broker_queue_messages",
             "Approximate messages per queue by state (visible, in_flight, delayed), "
@@ -78,9 +79,7 @@ class QueueSampler:
         )
 
     async def _url(self, queue: str) -> str:
-        if queue not in self._urls:
-            self._urls[queue] = (await self._sqs.get_queue_url(QueueName=queue))["QueueUrl"]
-        return self._urls[queue]
+        return await self._urls.url(queue)
 
     async def _sample(self, queue: str) -> None:
         url = await self._url(queue)
@@ -103,7 +102,7 @@ class QueueSampler:
             if isinstance(result, BaseException):
                 if not isinstance(result, ClientError | BotoCoreError | OSError):
                     raise result
-                self._urls.pop(queue, None)  # a recreated queue has a new URL
+                self._urls.forget(queue)  # a recreated queue has a new URL
                 self.sample_failures.labels(queue=queue).inc()
                 log.warning("queue_sample_failed", queue=queue, error=repr(result))
 

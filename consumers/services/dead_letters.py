@@ -37,7 +37,7 @@ from consumers.metrics import BrokerMetrics
 from consumers.periodic import repeat
 from consumers.services.replies import ReplyFactory
 from consumers.stores.replies import ReplyStore
-from faststream_sqs.acks import chunks
+from faststream_sqs.helpers import QueuePeek, QueueUrls
 from schemas.ids import is_header_value, is_request_id, tenant_or_default
 from schemas.messages import MessageType
 
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-#: SQS's ceiling per ReceiveMessage and per *Batch call.
-BATCH = 10
 #: The values a dead letter's ``type`` may give the ``action`` label; others are "unknown".
 MESSAGE_TYPES = frozenset(t.value for t in MessageType)
 
@@ -66,7 +64,6 @@ class SweepReport:
 
 @dataclass
 class _QueueState:
-    url: str | None = None
     last_visible: int = 0
     next_full_at: float = 0.0
 
@@ -93,7 +90,11 @@ class DeadLetterSweeper:
     remember: int = 100_000
     clock: Callable[[], float] = time.monotonic
     _queues: dict[str, _QueueState] = field(default_factory=dict, init=False)
+    _urls: QueueUrls = field(init=False)
     _seen: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False)
+
+    def __post_init__(self) -> None:
+        self._urls = QueueUrls(self.sqs)
 
     async def sweep_once(self) -> list[SweepReport]:
         """Look at every DLQ once; sweep those that grew or are due a full sweep."""
@@ -102,7 +103,8 @@ class DeadLetterSweeper:
             try:
                 report = await self._maybe_sweep(queue)
             except (ClientError, BotoCoreError, OSError) as exc:
-                self._queues.pop(queue, None)  # a recreated queue has a new URL
+                self._queues.pop(queue, None)
+                self._urls.forget(queue)  # a recreated queue has a new URL
                 log.warning("dlq_sweep_failed", queue=queue, error=repr(exc))
                 continue
             if report is not None:
@@ -121,10 +123,9 @@ class DeadLetterSweeper:
 
     async def _maybe_sweep(self, queue: str) -> SweepReport | None:
         state = self._queues.setdefault(queue, _QueueState())
-        if state.url is None:
-            state.url = (await self.sqs.get_queue_url(QueueName=queue))["QueueUrl"]
+        url = await self._urls.url(queue)
         attrs = await self.sqs.get_queue_attributes(
-            QueueUrl=state.url, AttributeNames=["ApproximateNumberOfMessages"]
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
         )
         visible = int(attrs.get("Attributes", {}).get("ApproximateNumberOfMessages", 0))
         grew = visible > state.last_visible
@@ -132,7 +133,7 @@ class DeadLetterSweeper:
         state.last_visible = visible
         if visible == 0 or not (grew or due):
             return None
-        report = await self._sweep(queue, state.url)
+        report = await self._sweep(queue, url)
         # A read that reached fewer than were there (held by others, or behind their group
         # in a FIFO queue) is tried again at the next full sweep.
         state.next_full_at = self.clock() + self.full_every_s
@@ -140,29 +141,17 @@ class DeadLetterSweeper:
 
     async def _sweep(self, queue: str, url: str) -> SweepReport:
         report = SweepReport(queue=queue)
-        held: dict[str, str] = {}
-        deadline = self.clock() + self.read_deadline_s
-        try:
-            while self.clock() < deadline:
-                resp = await self.sqs.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=BATCH,
-                    VisibilityTimeout=self.hold_s,
-                    WaitTimeSeconds=0,
-                    MessageSystemAttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                )
-                messages: list[dict[str, Any]] = [dict(m) for m in resp.get("Messages", [])]
-                new = [m for m in messages if m["MessageId"] not in held]
-                for m in messages:  # the newest receipt handle is the one SQS honours
-                    held[m["MessageId"]] = m["ReceiptHandle"]
-                if not new:
-                    break
+        async with QueuePeek(
+            self.sqs,
+            url,
+            visibility_s=self.hold_s,
+            deadline_s=self.read_deadline_s,
+            clock=self.clock,
+        ) as batches:
+            async for new in batches:
                 report.read += len(new)
                 for message in new:
                     await self._answer_isolated(queue, message, report)
-        finally:
-            await self._release(url, list(held.values()))
         if report.answered or report.failed:
             log.warning(
                 "dlq_swept",
@@ -241,20 +230,6 @@ class DeadLetterSweeper:
         self._seen[message_id] = None
         while len(self._seen) > self.remember:
             self._seen.popitem(last=False)
-
-    async def _release(self, url: str, handles: list[str]) -> None:
-        """Visibility 0 for everything held; a failure only delays their reappearance."""
-        for chunk in chunks(handles):
-            try:
-                await self.sqs.change_message_visibility_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                        for n, h in enumerate(chunk)
-                    ],
-                )
-            except (ClientError, BotoCoreError, OSError) as exc:
-                log.warning("dlq_release_failed", count=len(chunk), error=repr(exc))
 
 
 def body_fields(body: bytes | str) -> dict[str, Any]:

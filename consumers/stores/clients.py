@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
+from faststream_sqs.helpers import sqs_client as faststream_sqs_client
 from schemas.settings import CommonSettings
 
 if TYPE_CHECKING:
@@ -112,9 +113,8 @@ def dynamodb_streams_client(
 async def sqs_client(
     where: AwsEndpoint | CommonSettings, config: AioConfig, *, session: AioSession | None = None
 ) -> AsyncIterator[SQSClient]:
-    """An SQS client, closed on exit."""
-    session = session or get_session()
-    async with session.create_client("sqs", **_options(where, config)) as sqs:
+    """An SQS client, closed on exit (built by faststream_sqs, as its broker builds one)."""
+    async with faststream_sqs_client(session=session, **_options(where, config)) as sqs:
         yield sqs
 
 

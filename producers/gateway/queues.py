@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import structlog
 
+from faststream_sqs.helpers import QueueUrls
 from producers.enqueue import send
 from producers.gateway.errors import ServiceUnavailableError
 from schemas.messages import AnyMessage
@@ -25,28 +25,13 @@ class Enqueuer:
     def __init__(self, sqs: SQSClient, *, metrics: GatewayMetrics) -> None:
         self._sqs = sqs
         self._metrics = metrics
-        self._urls: dict[str, str] = {}
-        self._resolving: dict[str, asyncio.Future[str]] = {}
+        self._urls = QueueUrls(sqs)
 
     async def queue_url(self, queue: str) -> str:
         # Resolved once per queue name and kept: API Gateway's integration has it fixed too.
         # Single flight: the POSTs of a burst that arrive before the first GetQueueUrl
         # answers wait for that one call instead of each making its own.
-        url = self._urls.get(queue)
-        if url is not None:
-            return url
-        pending = self._resolving.get(queue)
-        if pending is None:
-            pending = self._resolving[queue] = asyncio.ensure_future(self._resolve(queue))
-        return await asyncio.shield(pending)
-
-    async def _resolve(self, queue: str) -> str:
-        try:
-            url = (await self._sqs.get_queue_url(QueueName=queue))["QueueUrl"]
-            self._urls[queue] = url
-            return url
-        finally:  # a failure is not cached: the next request asks again
-            del self._resolving[queue]
+        return await self._urls.url(queue)
 
     async def send(self, message: AnyMessage, *, queue: str, group_id: str) -> None:
         """SendMessage with MessageGroupId=group_id and MessageDeduplicationId=request_id."""

@@ -1,20 +1,22 @@
 """A FastStream broker for Amazon SQS (standard and FIFO queues) on aiobotocore.
 
-    from faststream_sqs import SQSBroker, SQSMessage
+    from faststream_sqs import SQSBroker
+    from faststream_sqs.annotations import SQSMessage
 
     broker = SQSBroker(endpoint_url=None, region_name=None)
 
     @broker.subscriber("requests.fifo", max_workers=8, reject="redrive")
     async def handle(body: Request, msg: SQSMessage) -> None: ...
 
-A handler gets the message by annotating a parameter with `SQSMessage` (the class), or with
-`Annotated[SQSMessage, Context("message")]` (`faststream_sqs.annotations.SQSMessage`).
+A handler gets the message as in FastStream's other brokers: a parameter annotated with
+`faststream_sqs.annotations.SQSMessage` (`Annotated[SQSMessage, Context("message")]`).
+`faststream_sqs.SQSMessage` is the class (for isinstance checks and type hints elsewhere).
 """
 
 from faststream_sqs.broker.broker import SQSBroker
-from faststream_sqs.broker.config import SQSBrokerConfig, SQSNotConnectedError
+from faststream_sqs.broker.config import SQSBrokerConfig
 from faststream_sqs.broker.router import SQSRoute, SQSRoutePublisher, SQSRouter
-from faststream_sqs.errors import SQSError
+from faststream_sqs.errors import SQSError, SQSNotConnectedError
 from faststream_sqs.message import SQSMessage
 from faststream_sqs.parser import SQSDecodeError
 from faststream_sqs.publisher.batch import (

@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import structlog
 
+from faststream_sqs.helpers import MAX_BATCH_ENTRIES, chunks
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from types_aiobotocore_sqs import SQSClient
-
-# SQS takes at most ten entries per DeleteMessageBatch / ChangeMessageVisibilityBatch.
-MAX_BATCH_ENTRIES = 10
 
 # How long an ack waits for company before its batch is sent anyway. When idle, a lone ack
 # is not held back for long (the message stays invisible meanwhile, so the wait costs
@@ -35,14 +32,6 @@ ACK_FLUSH_AFTER_S = 0.05
 # its visibility lapses (at-least-once delivery, never a silent loss).
 ACK_MAX_ATTEMPTS = 5
 ACK_RETRY_BACKOFF_S = 0.1
-
-
-_T = TypeVar("_T")
-
-
-def chunks(items: Sequence[_T], size: int = MAX_BATCH_ENTRIES) -> list[list[_T]]:
-    """`items` cut into lists of at most `size` (SQS batch calls take ten entries)."""
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 @dataclass(slots=True)

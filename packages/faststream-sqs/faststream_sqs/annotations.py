@@ -9,9 +9,9 @@ from faststream.annotations import ContextRepo, Logger
 from faststream.params import NoCast
 
 from faststream_sqs.broker.broker import SQSBroker as _SQSBroker
-from faststream_sqs.message import SQSMessage as _SQSMessage
+from faststream_sqs.message import MESSAGE_ANNOTATION
 
 __all__ = ("ContextRepo", "Logger", "NoCast", "SQSBroker", "SQSMessage")
 
-SQSMessage = Annotated[_SQSMessage, Context("message")]
+SQSMessage = MESSAGE_ANNOTATION
 SQSBroker = Annotated[_SQSBroker, Context("broker")]

@@ -1,7 +1,7 @@
 """The root of faststream_sqs's errors; each concrete error lives with the module raising it.
 
 SQSError
-├── SQSNotConnectedError        broker/config.py   the client was used before connect()
+├── SQSNotConnectedError        errors.py          the client was used before connect()
 ├── SQSQueueConfigError         queue.py           a queue lacks what a subscriber needs
 ├── SQSDecodeError              parser.py          a body is not what its content type says
 └── SQSPublishError             publisher/producer.py
@@ -13,6 +13,13 @@ SQSError
 
 from __future__ import annotations
 
+from faststream.exceptions import IncorrectState
+
 
 class SQSError(Exception):
     """Base class of every error faststream_sqs raises on purpose."""
+
+
+class SQSNotConnectedError(SQSError, IncorrectState):
+    """The SQS client was used before the broker connected (raised by the broker's config
+    and its producer alike, hence here)."""

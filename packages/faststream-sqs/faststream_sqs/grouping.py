@@ -61,18 +61,9 @@ class GroupScheduler(Generic[M]):
         self._closed = False
 
     @property
-    def held(self) -> int:
-        """Messages queued or being handled."""
-        return sum(len(q) for q in self._groups.values()) + len(self._current)
-
-    @property
     def groups(self) -> int:
         """Groups held: running or queued."""
         return len(self._groups)
-
-    @property
-    def running(self) -> int:
-        return len(self._current)
 
     def submit(self, batch: Sequence[M]) -> None:
         """Queue a batch: each group behind what is already held of it."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from faststream_sqs.acks import chunks
+from faststream_sqs.helpers import chunks
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from faststream.message import AckStatus, StreamMessage
+from faststream._internal.context import Context
+from faststream.message import StreamMessage
 
 from faststream_sqs.settlement import ReceivedMessage, Settlement
-
-_ACK_STATUS = {
-    Settlement.ACKED: AckStatus.ACKED,
-    Settlement.RELEASED: AckStatus.NACKED,
-    Settlement.REJECTED: AckStatus.REJECTED,
-}
 
 
 class SQSMessage(StreamMessage[ReceivedMessage]):
@@ -77,22 +73,29 @@ class SQSMessage(StreamMessage[ReceivedMessage]):
         """What was decided for the message so far: acked, released, rejected or nothing."""
         return self.raw_message.settlement
 
+    @property
+    def settled(self) -> bool:
+        """Acked, nacked or rejected already (here, or by the subscriber at shutdown)."""
+        return self.committed is not None or self.raw_message.settled
+
     async def ack(self) -> None:
         """Delete the message (batched DeleteMessageBatch)."""
-        await self.raw_message.ack()
-        self._mirror()
+        if not self.committed:
+            await self.raw_message.ack()
+        await super().ack()
 
     async def nack(self, delay_s: float = 0) -> None:
         """Make it visible again after `delay_s` seconds (ChangeMessageVisibility)."""
-        await self.raw_message.nack(delay_s)
-        self._mirror()
+        if not self.committed:
+            await self.raw_message.nack(delay_s)
+        await super().nack()
 
     async def reject(self, reason: str = "rejected") -> None:
         """Apply the subscriber's reject policy; `reason` reaches a DLQ as x-reject-reason."""
-        await self.raw_message.reject(reason)
-        self._mirror()
+        if not self.committed:
+            await self.raw_message.reject(reason)
+        await super().reject()
 
-    def _mirror(self) -> None:
-        # FastStream's own status follows what actually happened to the message first.
-        if self.committed is None and self.raw_message.settlement is not None:
-            self.committed = _ACK_STATUS[self.raw_message.settlement]
+
+MESSAGE_ANNOTATION = Annotated[SQSMessage, Context("message")]
+"""How a handler asks for the message (`faststream_sqs.annotations.SQSMessage`)."""

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 CONTENT_TYPE_ATTRIBUTE = "content-type"
 CORRELATION_ID_ATTRIBUTE = "correlation_id"
 REPLY_TO_ATTRIBUTE = "reply_to"
+# SQS refuses an empty MessageBody: an empty payload (publish(None), b"", "") travels as
+# EMPTY_BODY_PLACEHOLDER with this attribute set, and is handed to handlers empty again.
+EMPTY_BODY_ATTRIBUTE = "x-empty-body"
+EMPTY_BODY_PLACEHOLDER = "-"
 
 
 class SQSDecodeError(SQSError, ValueError):
@@ -43,6 +47,8 @@ class SQSParser:
     async def parse_message(self, message: ReceivedMessage) -> SQSMessage:
         attributes = string_attributes(message.data.get("MessageAttributes", {}))
         body: str = message.data.get("Body", "")
+        if attributes.pop(EMPTY_BODY_ATTRIBUTE, None) is not None:
+            body = ""
         return SQSMessage(
             raw_message=message,
             body=body.encode(),

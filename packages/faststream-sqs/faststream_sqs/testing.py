@@ -16,12 +16,15 @@ import uuid
 from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, overload
+from unittest import mock
 from unittest.mock import MagicMock
 
 from faststream._internal.testing.broker import EnterType, TestBroker, change_producer
+from faststream.exceptions import StopConsume
 from typing_extensions import override
 
 from faststream_sqs.broker.broker import SQSBroker
+from faststream_sqs.helpers import chunks
 from faststream_sqs.publisher.batch import (
     OutgoingEntry,
     SQSMessageSizeError,
@@ -98,18 +101,32 @@ class MemorySettler:
 class FakeSQSProducer(SQSProducer):
     """Delivers published messages to the broker's subscribers of the same queue."""
 
-    def __init__(self, broker: SQSBroker, deliveries: list[ReceivedMessage]) -> None:
+    def __init__(
+        self,
+        broker: SQSBroker,
+        deliveries: list[ReceivedMessage],
+        *,
+        peers: Sequence[SQSBroker] = (),
+    ) -> None:
         super().__init__(parser=broker._parser, decoder=broker._decoder)
         self._broker = broker
+        # The other brokers the same TestSQSBroker patches: their queues are reachable too.
+        self._peers = [peer for peer in peers if peer is not broker]
         self.deliveries = deliveries
         self.codec = broker.config.broker_codec or self.codec
         self.serializer = broker.config.fd_config._serializer
 
     def _subscriber_of(self, queue: str) -> SQSSubscriber | None:
+        """The running subscriber of `queue`: this broker's first, then its peers'."""
         name = queue_name_of(queue)
-        for subscriber in self._broker.subscribers:
-            if isinstance(subscriber, SQSSubscriber) and queue_name_of(subscriber.queue) == name:
-                return subscriber
+        for broker in (self._broker, *self._peers):
+            for subscriber in broker.subscribers:
+                if (
+                    isinstance(subscriber, SQSSubscriber)
+                    and subscriber.running
+                    and queue_name_of(subscriber.queue) == name
+                ):
+                    return subscriber
         return None
 
     async def _deliver(self, queue: str, entry: OutgoingEntry) -> str:
@@ -125,6 +142,9 @@ class FakeSQSProducer(SQSProducer):
             self.deliveries.append(message)
             try:
                 await subscriber.process_message(message)
+            except StopConsume:
+                # As on SQS: the subscriber stops; nothing more reaches it.
+                await subscriber.stop()
             finally:
                 await subscriber.settle_leftover(message)
         return str(data["MessageId"])
@@ -132,7 +152,9 @@ class FakeSQSProducer(SQSProducer):
     @override
     async def publish(self, cmd: SQSPublishCommand) -> str:
         """Check it as SQS would, then hand it to the queue's subscriber."""
-        entries = await build_entries(cmd, codec=self.codec, serializer=self.serializer)
+        entries = await build_entries(
+            cmd, codec=self.codec, serializer=self.serializer, single=True
+        )
         check_before_sending(cmd.destination, entries)
         (entry,) = entries
         info = QueueInfo(name=queue_name_of(cmd.destination), url="", fifo=False)
@@ -149,7 +171,7 @@ class FakeSQSProducer(SQSProducer):
             SQSSentEntry(index=entry.index, message_id=await self._deliver(cmd.destination, entry))
             for entry in entries
         ]
-        return SQSPublishBatchResult(sent=sent, calls=-(-len(entries) // 10))
+        return SQSPublishBatchResult(sent=sent, calls=len(chunks(entries)))
 
 
 class TestSQSBroker(TestBroker[SQSBroker, EnterType], broker=SQSBroker):
@@ -199,16 +221,25 @@ class TestSQSBroker(TestBroker[SQSBroker, EnterType], broker=SQSBroker):
         broker: SQSBroker,
         publisher: SQSPublisher,
     ) -> tuple[SQSSubscriber, bool]:
-        """The subscriber of the publisher's queue, or a fake one to record what it sends."""
+        """The subscriber of the publisher's queue (on any broker patched here, its own
+        first), or a fake one to record what it sends."""
         name = queue_name_of(publisher.queue)
-        for subscriber in broker.subscribers:
-            if isinstance(subscriber, SQSSubscriber) and queue_name_of(subscriber.queue) == name:
-                return subscriber, True
+        for owner in (broker, *(other for other in self.brokers if other is not broker)):
+            for subscriber in owner.subscribers:
+                if (
+                    isinstance(subscriber, SQSSubscriber)
+                    and queue_name_of(subscriber.queue) == name
+                ):
+                    return subscriber, True
         return broker.subscriber(publisher.queue, persistent=False), False
 
     @contextmanager
     def _patch_producer(self, broker: SQSBroker) -> Generator[None, None, None]:
-        with change_producer(broker.config.broker_config, FakeSQSProducer(broker, self.deliveries)):
+        producer = FakeSQSProducer(broker, self.deliveries, peers=self.brokers)
+        with (
+            change_producer(broker.config.broker_config, producer),
+            mock.patch.object(broker.config.broker_config, "in_memory", True),
+        ):
             yield
 
     @override

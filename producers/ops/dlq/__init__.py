@@ -2,9 +2,11 @@
 
 ``model`` (pairs, dead letters, selectors), ``peek`` (non-consuming reads and the reply
 rows that explain them), ``replay`` (crash-safe, ordered replay; SQS's native move),
-``purge`` (export, answer, delete), and ``sqs`` (the receive and receipt-handle batches they share).
+``purge`` (export, answer, delete). The receive and receipt-handle batches they share are
+faststream_sqs's (``faststream_sqs.helpers``).
 """
 
+from faststream_sqs.helpers import change_visibility, delete, release
 from producers.ops.dlq.model import (
     QUEUE_KINDS,
     REJECT_REASON_ATTRIBUTE,
@@ -24,7 +26,6 @@ from producers.ops.dlq.replay import (
     replay_dedup_id,
     start_native_move,
 )
-from producers.ops.dlq.sqs import delete, release, set_visibility
 
 __all__ = [
     "PURGED_REASON",
@@ -41,6 +42,7 @@ __all__ = [
     "Selector",
     "attach_reasons",
     "by_group",
+    "change_visibility",
     "delete",
     "dlq_pairs",
     "export_line",
@@ -52,6 +54,5 @@ __all__ = [
     "release",
     "replay_attributes",
     "replay_dedup_id",
-    "set_visibility",
     "start_native_move",
 ]

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from faststream_sqs.helpers import QueuePeek, chunks
 from producers.ops.dlq.model import DeadLetter, DlqPair, Selector, dlq_pairs
-from producers.ops.dlq.sqs import chunks, receive, release_quietly
 from producers.ops.queues import queue_depth, queue_url
 from schemas.ids import is_request_id
 from schemas.items import reply_from_item
@@ -67,24 +67,21 @@ async def peek(
     """
     url = await queue_url(sqs, pair.dlq)
     depth = await queue_depth(sqs, pair.dlq, url=url)
-    held: dict[str, str] = {}
     letters: list[DeadLetter] = []
-    deadline = clock() + deadline_s
-    try:
-        while len(letters) < limit and clock() < deadline:
-            messages = await receive(sqs, url, visibility_s=visibility_s, wait_s=wait_s)
-            new = [m for m in messages if m["MessageId"] not in held]
-            for m in messages:  # the newest receipt handle is the one SQS honours
-                held[m["MessageId"]] = m["ReceiptHandle"]
-            if not new:
-                break
+    reading = QueuePeek(
+        sqs, url, visibility_s=visibility_s, deadline_s=deadline_s, wait_s=wait_s, clock=clock
+    )
+    async with reading as batches:
+        async for new in batches:
             for m in new:
                 letter = DeadLetter.from_sqs(pair, m)
                 if len(letters) < limit and selector.matches(letter):
                     letters.append(letter)
-    finally:
-        await release_quietly(sqs, url, list(held.values()))
-    return Peek(pair=pair, letters=letters, read=len(held), depth=depth.visible + depth.in_flight)
+            if len(letters) >= limit:
+                break
+    return Peek(
+        pair=pair, letters=letters, read=reading.read, depth=depth.visible + depth.in_flight
+    )
 
 
 async def get_replies(

@@ -27,9 +27,9 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.stores.replies import ReplyStore
+from faststream_sqs.helpers import delete, receive, release_quietly
 from producers.ops.dlq.model import DeadLetter, DlqPair
 from producers.ops.dlq.replay import OTHERS_HOLD_WAIT_S
-from producers.ops.dlq.sqs import delete, receive, release_quietly
 from producers.ops.queues import queue_depth, queue_url
 from schemas.errors import ErrorCode
 from schemas.ids import DEFAULT_TENANT, is_header_value, is_request_id, is_tenant_name

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 from ulid import ULID
 
+from faststream_sqs.helpers import change_visibility, delete, receive, release, release_quietly
 from producers.ops.dlq.model import REJECT_REASON_ATTRIBUTE, DeadLetter, DlqPair, Selector, by_group
-from producers.ops.dlq.sqs import delete, receive, release, release_quietly, set_visibility
 from producers.ops.errors import NativeMoveUnsupportedError
 from producers.ops.queues import queue_depth, queue_url
 from schemas.ids import is_request_id
@@ -124,7 +124,7 @@ class _Lease:
 
     async def keep_alive(self) -> None:
         if self.handles and self._clock() >= self._renew_at:
-            await set_visibility(
+            await change_visibility(
                 self._sqs, self._url, list(self.handles.values()), self._visibility_s
             )
             self._renew_at = self._clock() + self._visibility_s / 2

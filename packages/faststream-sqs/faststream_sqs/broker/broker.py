@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession, get_session
+from aiobotocore.session import AioSession
 from fast_depends import Provider, dependency_provider
 from faststream._internal.broker import BrokerUsecase
 from faststream._internal.constants import EMPTY
@@ -24,6 +24,7 @@ from typing_extensions import override
 from faststream_sqs.broker.config import SQSBrokerConfig
 from faststream_sqs.broker.logging import make_sqs_logger_state
 from faststream_sqs.broker.registrator import SQSRegistrator
+from faststream_sqs.helpers import sqs_client
 from faststream_sqs.publisher.batch import SQSPublishBatchResult
 from faststream_sqs.publisher.producer import SQSProducer
 from faststream_sqs.queue import is_fifo_name
@@ -150,11 +151,10 @@ class SQSBroker(
         else:
             pool = AioConfig(max_pool_connections=self._connections_needed())
             config = pool.merge(self._client_config) if self._client_config else pool
-            session = self._session or get_session()
             self._exit_stack = AsyncExitStack()
             client = await self._exit_stack.enter_async_context(
-                session.create_client(
-                    "sqs",
+                sqs_client(
+                    session=self._session,
                     endpoint_url=self._endpoint_url,
                     region_name=self._region_name,
                     config=config,

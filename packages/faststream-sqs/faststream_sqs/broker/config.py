@@ -12,9 +12,9 @@ from faststream._internal.configs import (
     UnderlyingDriverAnnotations,
 )
 from faststream._internal.parser import DefaultCodec
-from faststream.exceptions import IncorrectState
 
-from faststream_sqs.errors import SQSError
+from faststream_sqs.errors import SQSNotConnectedError
+from faststream_sqs.message import MESSAGE_ANNOTATION, SQSMessage
 from faststream_sqs.publisher.producer import SQSProducer
 from faststream_sqs.queue import QueueDirectory
 
@@ -22,21 +22,16 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 
-class SQSNotConnectedError(SQSError, IncorrectState):
-    """The SQS client was used before the broker connected."""
+__all__ = ("SQSBrokerConfig", "SQSNotConnectedError")
 
 
 def _driver_annotations() -> UnderlyingDriverAnnotations:
-    # A dependency asking for the message by its bare class is told to use the context
-    # annotation (handlers get it either way: subscriber/injection.py). Imported here:
-    # `annotations` imports the broker, which imports this module.
-    from faststream_sqs import annotations
-    from faststream_sqs.message import SQSMessage
-
+    # A handler or dependency asking for the message by its bare class is refused with the
+    # context annotation to use instead (FastStream's check_context_annotations).
     return MappingProxyType(
         {
             SQSMessage: UnderlyingDriverAnnotation(
-                type_hint=annotations.SQSMessage,
+                type_hint=MESSAGE_ANNOTATION,
                 module="faststream_sqs.annotations",
                 name="SQSMessage",
             ),
@@ -52,6 +47,9 @@ class SQSBrokerConfig(BrokerConfig):
     default_driver_annotations: UnderlyingDriverAnnotations = field(
         default_factory=_driver_annotations
     )
+    #: Set by TestSQSBroker while it patches the broker: subscribers started meanwhile
+    #: (added after the broker started, too) run no receive loop; publishes reach them.
+    in_memory: bool = field(default=False, init=False, repr=False)
     _client: SQSClient | None = field(default=None, init=False, repr=False)
     _queues: QueueDirectory | None = field(default=None, init=False, repr=False)
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from faststream_sqs.acks import MAX_BATCH_ENTRIES
 from faststream_sqs.errors import SQSError
+from faststream_sqs.helpers import MAX_BATCH_ENTRIES
 from faststream_sqs.queue import is_fifo_name, queue_name_of
 
 if TYPE_CHECKING:

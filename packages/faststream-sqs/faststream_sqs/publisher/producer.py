@@ -10,9 +10,12 @@ from faststream._internal.parser import DefaultCodec
 from faststream._internal.producer import ProducerProto
 from typing_extensions import override
 
+from faststream_sqs.errors import SQSNotConnectedError
 from faststream_sqs.parser import (
     CONTENT_TYPE_ATTRIBUTE,
     CORRELATION_ID_ATTRIBUTE,
+    EMPTY_BODY_ATTRIBUTE,
+    EMPTY_BODY_PLACEHOLDER,
     REPLY_TO_ATTRIBUTE,
     SQSParser,
 )
@@ -46,9 +49,13 @@ async def build_entries(
     *,
     codec: CodecProto,
     serializer: SerializerProto | None,
+    single: bool = False,
 ) -> list[OutgoingEntry]:
-    """Encode every body of `cmd` and attach its attributes and FIFO ids."""
-    bodies = cmd.batch_bodies
+    """Encode every body of `cmd` and attach its attributes and FIFO ids.
+
+    `single`: the one body of a publish, None included (a batch leaves out None bodies).
+    """
+    bodies = (cmd.body,) if single else cmd.batch_bodies
     groups = entry_ids(cmd.message_group_id, bodies, what="message_group_id")
     dedups = entry_ids(cmd.message_deduplication_id, bodies, what="message_deduplication_id")
     entries = []
@@ -60,6 +67,9 @@ async def build_entries(
             msg = "SQS message bodies are text: encode binary payloads (e.g. base64) first"
             raise SQSPublishError(msg) from exc
         attributes = {key: str(value) for key, value in cmd.headers.items()}
+        if not text:
+            text = EMPTY_BODY_PLACEHOLDER
+            attributes[EMPTY_BODY_ATTRIBUTE] = "true"
         if content_type:
             attributes[CONTENT_TYPE_ATTRIBUTE] = content_type
         if cmd.correlation_id:
@@ -118,8 +128,6 @@ class SQSProducer(ProducerProto[SQSPublishCommand]):
 
     def _connected(self) -> tuple[SQSClient, QueueDirectory]:
         if self._client is None or self._queues is None:
-            from faststream_sqs.broker.config import SQSNotConnectedError
-
             msg = "SQS broker is not connected: call `await broker.connect()` (or start it) first"
             raise SQSNotConnectedError(msg)
         return self._client, self._queues
@@ -128,7 +136,9 @@ class SQSProducer(ProducerProto[SQSPublishCommand]):
     async def publish(self, cmd: SQSPublishCommand) -> str:
         """Send one message; return its SQS MessageId."""
         client, queues = self._connected()
-        entries = await build_entries(cmd, codec=self.codec, serializer=self.serializer)
+        entries = await build_entries(
+            cmd, codec=self.codec, serializer=self.serializer, single=True
+        )
         check_before_sending(cmd.destination, entries)
         info = await queues.info(cmd.destination)
         check_deduplication(info, entries)

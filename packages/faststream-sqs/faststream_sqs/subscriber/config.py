@@ -9,11 +9,12 @@ from faststream._internal.constants import EMPTY
 from faststream.middlewares import AckPolicy
 
 from faststream_sqs.broker.config import SQSBrokerConfig
+from faststream_sqs.helpers import MAX_BATCH_ENTRIES
 from faststream_sqs.settlement import MAX_VISIBILITY_TIMEOUT_S, RejectPolicy
 from faststream_sqs.subscriber.failures import DecodeErrorHook
 
 # SQS's own bounds on ReceiveMessage parameters.
-MAX_BATCH_SIZE = 10
+MAX_BATCH_SIZE = MAX_BATCH_ENTRIES
 MAX_WAIT_TIME_S = 20
 REJECT_POLICIES = ("redrive", "dlq", "delete")
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar, cast
 
 import structlog
 from fast_depends.exceptions import ValidationError as ArgumentsValidationError
-from faststream.exceptions import HandlerException, RejectMessage
+from faststream.exceptions import IgnoredException
 from faststream.middlewares import BaseMiddleware
 
 if TYPE_CHECKING:
@@ -146,13 +146,17 @@ class _FailureScope(BaseMiddleware):
             token = _current_attempt.set(state)
             try:
                 return await call_next(msg)
-            except HandlerException:
+            except IgnoredException:
+                # AckMessage / NackMessage / RejectMessage / SkipMessage, StopConsume and
+                # StopApplication say what to do next: never retried.
                 raise
             except Exception as exc:
                 cause = undecodable_cause(exc, handler_started=state.started)
                 if cause is not None:
+                    # Rejected now; the error goes on to the outer middlewares (an
+                    # ExceptionMiddleware, the log), whose settlement comes too late.
                     await policy.reject_undecodable(msg, cause)  # type: ignore[arg-type]
-                    raise RejectMessage() from exc
+                    raise
                 if attempt >= policy.max_attempts or msg.committed or policy.stopping():
                     raise
                 structlog.get_logger(__name__).info(

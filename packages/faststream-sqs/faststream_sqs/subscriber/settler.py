@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from faststream_sqs.acks import chunks
+from faststream_sqs.helpers import chunks
 from faststream_sqs.settlement import Settlement, log_rejection
 
 if TYPE_CHECKING:
@@ -26,6 +26,19 @@ REJECT_REASON_ATTRIBUTE = "x-reject-reason"
 # SQS message attributes per message; a message already at the limit keeps its own.
 _MAX_ATTRIBUTES = 10
 _MAX_REASON_LENGTH = 256
+# reject="redrive" on a queue without a redrive policy: SQS would deliver the message again
+# at once, forever (a hot loop). It comes back after 2^receive_count seconds instead,
+# up to this cap.
+MAX_REDRIVE_BACKOFF_S = 900
+
+
+def redrive_delay_s(queue: QueueInfo, receive_count: int) -> int:
+    """Visibility of a rejected message under reject="redrive": 0 when SQS dead-letters it
+    by maxReceiveCount, a growing backoff when the queue has no redrive policy."""
+    if queue.max_receive_count is not None:
+        return 0
+    exponent: int = min(max(receive_count, 1), 10)
+    return min(1 << exponent, MAX_REDRIVE_BACKOFF_S)
 
 
 class SQSSettler:
@@ -110,7 +123,9 @@ class SQSSettler:
         elif self._reject == "dlq" and self._dead_letter_queue is not None:
             await self._dead_letter(message, self._dead_letter_queue, reason)
         else:
-            await self.change_visibility(message, 0)
+            await self.change_visibility(
+                message, redrive_delay_s(self._queue, message.receive_count)
+            )
 
     async def _dead_letter(self, message: ReceivedMessage, dlq: QueueInfo, reason: str) -> None:
         arguments: dict[str, Any] = {

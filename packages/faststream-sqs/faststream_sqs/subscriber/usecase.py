@@ -15,6 +15,7 @@ them to FastStream's `process_message` and owns the shutdown order:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from faststream._internal.endpoint.subscriber import SubscriberUsecase
 from faststream._internal.endpoint.subscriber.mixins import TasksMixin
-from faststream.exceptions import StopConsume
 from typing_extensions import override
 
 from faststream_sqs.acks import AckBatcher
@@ -35,7 +35,6 @@ from faststream_sqs.publisher.fake import SQSFakePublisher
 from faststream_sqs.receiver import BufferGate, Receiver, buffer_capacity, poller_count
 from faststream_sqs.settlement import ReceivedMessage, Settlement
 from faststream_sqs.subscriber.failures import FailurePolicy, mark_handler_start
-from faststream_sqs.subscriber.injection import inject_message_by_class
 from faststream_sqs.subscriber.settler import SQSSettler
 from faststream_sqs.subscriber.specification import prefixed
 
@@ -54,6 +53,12 @@ if TYPE_CHECKING:
 
     from .config import SQSSubscriberConfig
 
+
+# Set while a handler runs in this task: stop() called from there (FastStream's consume()
+# on StopConsume) must not wait for the very handler calling it.
+_IN_HANDLER: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "faststream_sqs_in_handler", default=False
+)
 
 # How much longer than its WaitTimeSeconds a long poll may take to come back at shutdown.
 LONG_POLL_MARGIN_S = 5.0
@@ -99,13 +104,8 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             on_decode_error=config.on_decode_error,
             stopping=lambda: not self.running,
         )
-        # Applied innermost first: the start marker tells a body that does not decode from
-        # a handler that fails; the injection lets a handler ask for `msg: SQSMessage`.
-        self._call_decorators = (
-            *self._call_decorators,
-            inject_message_by_class,
-            mark_handler_start,
-        )
+        # The start marker tells a body that does not decode from a handler that fails.
+        self._call_decorators = (*self._call_decorators, mark_handler_start)
         self._runtime: _Runtime | None = None
         self._stopping: asyncio.Task[None] | None = None
 
@@ -143,7 +143,8 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
     @override
     async def start(self) -> None:
         await super().start()
-        runtime = await self._build_runtime() if self.calls else None
+        live = self.calls and not self._outer_config.in_memory
+        runtime = await self._build_runtime() if live else None
         self._post_start()
         if runtime is not None:
             self._runtime = runtime
@@ -282,16 +283,14 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
 
     async def _handle(self, message: ReceivedMessage) -> bool:
         """Run one message through FastStream; answer whether its FIFO group may go on."""
+        token = _IN_HANDLER.set(True)
         try:
-            await self.process_message(message)
-        except StopConsume:
-            self._stop_soon()
-        except SystemExit:
-            self._stop_soon()
-            if app := self._outer_config.context.get("app"):
-                app.exit()
-        except Exception:  # noqa: S110
-            pass  # logged by FastStream's CriticalLogMiddleware, settled by its ack policy
+            # FastStream's own path: StopConsume / SystemExit stop this subscriber (see
+            # `stop`), other errors were logged by its CriticalLogMiddleware and settled by
+            # its ack policy.
+            await self.consume(message)
+        finally:
+            _IN_HANDLER.reset(token)
         await self.settle_leftover(message)
         # A rejected message is gone (dlq, delete) or will never be handled (redrive):
         # its group goes on. A released one will come back, so its group must wait.
@@ -311,10 +310,17 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
     def _stop_soon(self) -> None:
         # stop() waits for running handlers, this one included: it cannot be awaited here.
         if self._stopping is None:
-            self._stopping = asyncio.create_task(self.stop())
+            outside = contextvars.copy_context()
+            outside.run(_IN_HANDLER.set, False)
+            self._stopping = asyncio.create_task(self.stop(), context=outside)
 
     @override
     async def stop(self) -> None:
+        if _IN_HANDLER.get():
+            # consume() stopping on a handler's StopConsume: drain once this handler is done.
+            self.running = False
+            self._stop_soon()
+            return
         self.running = False
         runtime = self._runtime
         if runtime is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fast_depends import Depends
 from faststream import Context
-from faststream.exceptions import RejectMessage
+from faststream.exceptions import RejectMessage, SetupError
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
@@ -25,9 +25,9 @@ from faststream_sqs import (
     SQSRouter,
     TestSQSBroker,
 )
+from faststream_sqs.annotations import SQSMessage as SQSMessageAnnotation
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
 from faststream_sqs.subscriber.failures import mark_handler_start, undecodable_cause
-from faststream_sqs.subscriber.injection import MESSAGE, inject_message_by_class
 
 
 class Item(BaseModel):
@@ -123,7 +123,9 @@ async def test_an_undecodable_body_is_rejected_with_the_hook_called_and_a_log_li
     test_broker = TestSQSBroker(broker)
     with capture_logs() as logs:
         async with test_broker as br:
-            await br.publish({"n": "x"}, queue="q")
+            # The decode error reaches the caller in memory, as FastStream's TestClients do.
+            with pytest.raises(ValidationError):
+                await br.publish({"n": "x"}, queue="q")
     assert seen == [('{"n":"x"}', ValidationError)]
     (delivery,) = test_broker.deliveries
     assert delivery.settlement is Settlement.REJECTED
@@ -189,7 +191,7 @@ async def test_manual_ack_policy_leaves_settling_to_the_handler() -> None:
     broker = SQSBroker()
 
     @broker.subscriber("acked", ack_policy=AckPolicy.MANUAL)
-    async def acks(item: Item, msg: SQSMessage) -> None:
+    async def acks(item: Item, msg: SQSMessageAnnotation) -> None:
         await msg.nack(delay_s=30)
 
     @broker.subscriber("forgotten", ack_policy=AckPolicy.MANUAL)
@@ -226,7 +228,7 @@ async def test_a_publisher_without_a_subscriber_records_what_it_was_given() -> N
 async def test_routes_routers_and_prefixes() -> None:
     got: list[tuple[str, int]] = []
 
-    async def from_route(item: Item, msg: SQSMessage) -> Item:
+    async def from_route(item: Item, msg: SQSMessageAnnotation) -> Item:
         got.append((msg.queue, item.n))
         return item
 
@@ -238,7 +240,7 @@ async def test_routes_routers_and_prefixes() -> None:
     )
 
     @router.subscriber("out")
-    async def sink(item: Item, msg: SQSMessage) -> None:
+    async def sink(item: Item, msg: SQSMessageAnnotation) -> None:
         got.append((msg.queue, item.n))
 
     broker = SQSBroker()
@@ -329,18 +331,14 @@ def test_the_start_marker_keeps_the_handler_signature() -> None:
     assert not inspect.iscoroutinefunction(mark_handler_start(sync_handler))
 
 
-def test_a_bare_sqs_message_parameter_is_injected_and_others_are_left_alone() -> None:
-    async def handler(item: Item, msg: SQSMessage, other: Any, n: int = 1) -> None: ...
+async def test_a_bare_sqs_message_parameter_is_refused_with_the_annotation_to_use() -> None:
+    # FastStream's way: the message comes from the context annotation; the bare class
+    # would be validated as message data, so FastStream refuses it and names the fix.
+    broker = SQSBroker()
 
-    def local_only(msg: Unresolvable) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+    @broker.subscriber("q")
+    async def handler(item: Item, msg: SQSMessage) -> None: ...
 
-    rewritten = inject_message_by_class(mark_handler_start(handler))
-    parameters = inspect.signature(rewritten).parameters
-    assert parameters["msg"].annotation == MESSAGE
-    assert [parameters[name].annotation for name in ("item", "other", "n")] == [
-        "Item",
-        "Any",
-        "int",
-    ]
-    untouched = inject_message_by_class(mark_handler_start(local_only))
-    assert inspect.signature(untouched).parameters["msg"].annotation == "Unresolvable"
+    with pytest.raises(SetupError, match=r"faststream_sqs\.annotations"):
+        async with TestSQSBroker(broker):
+            pass

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-
-from faststream_sqs import SQSMessage
-from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import (
+from sqs_moto import (
     QueueFactory,
     queue_counts,
     running,
+    wait_until,
 )
+
+from faststream_sqs.annotations import SQSMessage
 
 pytestmark = pytest.mark.integration
 

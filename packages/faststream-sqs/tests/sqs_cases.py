@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Annotated, Any, Protocol
 
 import pytest
@@ -33,6 +33,9 @@ class Item(BaseModel):
 
 class BrokerEnv(Protocol):
     subscriber_options: dict[str, Any]
+    #: In memory a handler's (or decoder's) error reaches the publish call, as in
+    #: FastStream's TestClients; over SQS the publish returns once the message is sent.
+    publish_raises: bool
 
     async def queue(self, *, fifo: bool = False) -> str: ...
 
@@ -62,7 +65,7 @@ class BrokerCases:
         seen: list[tuple[Item, dict[str, Any]]] = []
 
         @broker.subscriber(queue, **env.subscriber_options)
-        async def handle(body: Item, msg: SQSMessage) -> None:
+        async def handle(body: Item, msg: SQSMessageAnnotation) -> None:
             seen.append(
                 (
                     body,
@@ -138,7 +141,7 @@ class BrokerCases:
             )
 
         @broker.subscriber(target, **env.subscriber_options)
-        async def collect(body: Item, msg: SQSMessage) -> None:
+        async def collect(body: Item, msg: SQSMessageAnnotation) -> None:
             forwarded.append((body.n, msg.message_group_id))
 
         async with env.running(broker) as br:
@@ -187,14 +190,30 @@ class BrokerCases:
 
         async with env.running(broker) as br:
             for body in (Item(n=1), {"n": "not a number"}, "not json at all", Item(n=2)):
-                await br.publish(
-                    body, queue=queue, message_group_id="g", message_deduplication_id=dedup()
-                )
+                bad = not isinstance(body, Item) and env.publish_raises
+                with pytest.raises(ValueError, match="validation error") if bad else nullcontext():
+                    await br.publish(
+                        body, queue=queue, message_group_id="g", message_deduplication_id=dedup()
+                    )
             await env.wait_until(lambda: handled == [1, 2] and len(hooked) == 2)
 
         assert handled == [1, 2]
         assert [kind for _, kind in hooked] == ["ValidationError", "ValidationError"]
         assert hooked[1][0] == "not json at all"
+
+    async def test_an_empty_publish_is_delivered_with_an_empty_body(self, env: BrokerEnv) -> None:
+        # SQS refuses an empty MessageBody: publish(None) still works, both ways.
+        queue = await env.queue()
+        broker = await env.broker()
+        got: list[bytes] = []
+
+        @broker.subscriber(queue, **env.subscriber_options)
+        async def handle(msg: SQSMessageAnnotation) -> None:
+            got.append(msg.body)
+
+        async with env.running(broker) as br:
+            await br.publish(None, queue=queue)
+            await env.wait_until(lambda: got == [b""])
 
     async def test_fifo_publish_without_group_id_fails_before_sending(self, env: BrokerEnv) -> None:
         queue = await env.queue(fifo=True)
@@ -220,7 +239,7 @@ class BrokerCases:
         seen: dict[str, list[int]] = {}
 
         @broker.subscriber(queue, max_workers=4, **env.subscriber_options)
-        async def handle(body: Item, msg: SQSMessage) -> None:
+        async def handle(body: Item, msg: SQSMessageAnnotation) -> None:
             assert msg.message_group_id == body.group
             seen.setdefault(body.group, []).append(body.n)
 
@@ -247,7 +266,7 @@ class BrokerCases:
         attempts: list[int] = []
 
         @broker.subscriber(queue, max_attempts=3, retry_backoff_s=0.01, **env.subscriber_options)
-        async def handle(body: Item, msg: SQSMessage) -> None:
+        async def handle(body: Item, msg: SQSMessageAnnotation) -> None:
             attempts.append(msg.receive_count)
             if len(attempts) < 3:
                 raise RuntimeError("flaky")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqs_moto import QueueFactory, drain
 
 from faststream_sqs import (
     SQSDeduplicationError,
@@ -12,7 +13,6 @@ from faststream_sqs import (
     SQSPublishBatchError,
     SQSPublishError,
 )
-from tests.integration.faststream_sqs.conftest import QueueFactory, drain
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from sqs_cases import BrokerCases
+from sqs_moto import QueueFactory, running, wait_until
 
 from faststream_sqs import SQSBroker
-from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import QueueFactory, running
-from tests.unit.faststream_sqs.cases import BrokerCases
 
 pytestmark = pytest.mark.integration
 
@@ -19,6 +18,7 @@ pytestmark = pytest.mark.integration
 class MotoEnv:
     # Short long polls: a test's broker stops within a second of its last message.
     subscriber_options: dict[str, Any] = {"wait_time_s": 1}
+    publish_raises = False
 
     def __init__(self, make_queue: QueueFactory, make_broker: Callable[..., Awaitable[Any]]):
         self._make_queue = make_queue

@@ -13,19 +13,19 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-
-from faststream_sqs import SQSMessage
-from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import (
+from sqs_moto import (
     QueueFactory,
     drain,
     queue_counts,
     running,
+    wait_until,
 )
+
+from faststream_sqs.annotations import SQSMessage
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[3]
+CONSUMER = Path(__file__).with_name("sigterm_consumer.py")
 
 
 class Item(BaseModel):
@@ -66,17 +66,14 @@ async def test_sigterm_finishes_running_handlers_releases_the_rest_and_exits_zer
     journal = tmp_path / "journal"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "tests.integration.faststream_sqs.sigterm_consumer",
+        str(CONSUMER),
         moto_url,
         queue.name,
         str(journal),
-        cwd=REPO,
         env={
             **os.environ,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "PYTHONPATH": str(REPO),
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

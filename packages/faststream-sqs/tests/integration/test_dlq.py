@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from structlog.testing import capture_logs
-
-from faststream_sqs import SQSMessage, SQSQueueConfigError
-from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import (
+from sqs_moto import (
     QueueFactory,
     drain,
     queue_counts,
     running,
+    wait_until,
 )
+from structlog.testing import capture_logs
+
+from faststream_sqs import SQSQueueConfigError
+from faststream_sqs.annotations import SQSMessage
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +178,32 @@ async def test_an_undecodable_body_under_redrive_burns_its_receives_while_its_gr
     assert all(entry["reason"] == "undecodable: ValidationError" for entry in rejected)
     (dead,) = await drain(sqs, queue.dlq_url)
     assert dead["Body"] == "{not json"
+
+
+async def test_redrive_on_a_queue_without_redrive_policy_backs_off_instead_of_looping(
+    make_queue: QueueFactory, make_broker: Any, sqs: Any
+) -> None:
+    # GIVEN a queue with no redrive policy and the default reject="redrive"
+    queue = await make_queue()
+    broker, _ = await make_broker()
+    hooked: list[int] = []
+
+    @broker.subscriber(
+        queue.name, wait_time_s=1, on_decode_error=lambda raw, _: hooked.append(len(raw))
+    )
+    async def handle(item: Item) -> None:
+        raise AssertionError("never called")
+
+    async with running(broker):
+        # WHEN a body that does not decode arrives
+        await sqs.send_message(QueueUrl=queue.url, MessageBody="not json")
+        await wait_until(lambda: len(hooked) == 1, 10, what="the rejection")
+        # THEN it is held invisible (a backoff), not made visible again at once
+        await wait_until(
+            lambda: _in_flight_only(sqs, queue.url), 10, what="the message held invisible"
+        )
+        assert len(hooked) == 1
+
+
+async def _in_flight_only(sqs: Any, url: str) -> bool:
+    return await queue_counts(sqs, url) == (0, 1)

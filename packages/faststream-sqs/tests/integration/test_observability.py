@@ -12,11 +12,10 @@ from faststream.asgi import AsgiFastStream, make_asyncapi_asgi, make_ping_asgi
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
+from sqs_moto import QueueFactory, queue_counts, running, wait_until
 
 from faststream_sqs import SQSBroker
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
-from tests.factories import wait_until
-from tests.integration.faststream_sqs.conftest import QueueFactory, queue_counts, running
 
 pytestmark = pytest.mark.integration
 

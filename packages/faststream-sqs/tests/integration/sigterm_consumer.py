@@ -1,6 +1,6 @@
 """A consumer process for the SIGTERM test: a FastStream app around one SQSBroker.
 
-    python -m tests.integration.faststream_sqs.sigterm_consumer ENDPOINT QUEUE JOURNAL
+    python sigterm_consumer.py ENDPOINT QUEUE JOURNAL
 
 Each handler writes "start N" when it begins and "done N" when it ends (about 1.5 s
 later) to JOURNAL, so the test can tell what ran, what finished and what never started.

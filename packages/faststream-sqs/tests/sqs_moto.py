@@ -1,29 +1,151 @@
-"""faststream_sqs against the real moto server: queues per test, brokers, call counters.
+"""faststream_sqs against a real moto server: the server, queues per test, brokers, call counters.
 
-The server is infra's EmbeddedMoto, which serialises SQS calls as SQS's are atomic: moto
-alone lets two concurrent receives split one FIFO group or take one message twice, which
-no consumer can undo.
+The server is moto's own (werkzeug, on loopback, in a thread) behind `SerialisingMiddleware`,
+which runs SQS calls one at a time per queue, as SQS's are atomic: moto alone lets two
+concurrent receives split one FIFO group or take one message twice, which no consumer can
+undo. A lock is never held across a long poll: ReceiveMessage runs with WaitTimeSeconds=0
+under the lock, and the wait happens outside it, woken by sends and visibility changes.
 
 Every queue gets a random name and is deleted after its test. Brokers get their own
-aiobotocore client (retries off, like the shared one: a retry would hide the failure a
-test looks for) so each test can count the SQS calls its broker makes.
+aiobotocore client (retries off: a retry would hide the failure a test looks for) so each
+test can count the SQS calls its broker makes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
 from faststream_sqs import SQSBroker
-from tests.conftest import MOTO_CLIENT_CONFIG
+
+#: Retries off against moto: a retried call would hide the very failure a test looks for.
+MOTO_CLIENT_CONFIG = AioConfig(retries={"max_attempts": 1, "mode": "standard"})
+#: How often a waiting long poll looks again for messages that became visible by themselves.
+LONG_POLL_RECHECK_S = 0.05
+#: Calls after which a waiting long poll on the same queue looks again at once.
+_SQS_WAKERS = frozenset(
+    f"AmazonSQS.{action}"
+    for action in (
+        "SendMessage",
+        "SendMessageBatch",
+        "ChangeMessageVisibility",
+        "ChangeMessageVisibilityBatch",
+    )
+)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 10.0,
+    *,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> None:
+    """Poll `predicate` until true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+class SerialisingMiddleware:
+    """WSGI middleware: one SQS call at a time per queue, long polls waited for outside."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self._app = app
+        self._conditions: dict[str, threading.Condition] = {}
+        self._conditions_lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("AmazonSQS."):
+            return self._app(environ, start_response)
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        try:
+            request = json.loads(raw or b"{}")
+        except ValueError:
+            request = {}
+        cond = self._condition(str(request.get("QueueUrl", "")))
+        if target != "AmazonSQS.ReceiveMessage":
+            with cond:
+                status, headers, body = _capture(self._app, environ, raw)
+                if target in _SQS_WAKERS:
+                    cond.notify_all()
+            start_response(status, headers)
+            return [body]
+        wait_s = float(request.get("WaitTimeSeconds", 0) or 0)
+        once = json.dumps({**request, "WaitTimeSeconds": 0}).encode()
+        deadline = time.monotonic() + wait_s
+        with cond:
+            while True:
+                status, headers, body = _capture(self._app, environ, once)
+                left = deadline - time.monotonic()
+                if left <= 0 or not status.startswith("200") or _has_messages(body):
+                    break
+                cond.wait(timeout=min(left, LONG_POLL_RECHECK_S))
+        start_response(status, headers)
+        return [body]
+
+    def _condition(self, queue_url: str) -> threading.Condition:
+        with self._conditions_lock:
+            return self._conditions.setdefault(queue_url, threading.Condition())
+
+
+def _capture(app: WSGIApp, environ: dict[str, Any], data: bytes) -> tuple[str, list[Any], bytes]:
+    env = dict(environ, CONTENT_LENGTH=str(len(data)))
+    env["wsgi.input"] = io.BytesIO(data)
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
+        seen["status"], seen["headers"] = status, headers
+
+    body = b"".join(app(env, start_response))
+    return seen["status"], seen["headers"], body
+
+
+def _has_messages(body: bytes) -> bool:
+    try:
+        return bool(json.loads(body or b"{}").get("Messages"))
+    except ValueError:
+        return True
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on a free loopback port for the block; yields its URL."""
+    app = SerialisingMiddleware(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @dataclass

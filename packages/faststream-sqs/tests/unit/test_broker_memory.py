@@ -10,13 +10,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from sqs_cases import BrokerCases
 
 from faststream_sqs import SQSBroker, TestSQSBroker
-from tests.unit.faststream_sqs.cases import BrokerCases
 
 
 class MemoryEnv:
     subscriber_options: dict[str, Any] = {}
+    publish_raises = True
 
     async def queue(self, *, fifo: bool = False) -> str:
         return f"mem-{uuid.uuid4().hex[:10]}" + (".fifo" if fifo else "")
