@@ -72,10 +72,8 @@ class AllocationService:
         while True:
             candidate = await self._reservoir.take(msg.name_prefix)
             if candidate is None:
-                # The index has none; the track may still hold one (allocate is idempotent).
-                pointer = await self._pool.get_pointer(msg.track_id)
-                if pointer is not None:
-                    return await self._existing(msg, pointer, attempts), "idempotent"
+                # The index has none; the track may still hold one (allocate is idempotent):
+                # the refusal is written only if the track has no pointer (one transaction).
                 record = self._reply_factory.failed(
                     request_id=msg.request_id,
                     action=msg.type,
@@ -86,9 +84,14 @@ class AllocationService:
                     ),
                     attempts=attempts,
                 )
-                stored = await self._pool.replies.put(record)
+                match await self._pool.refuse(msg.track_id, reply=record):
+                    case TrackAlreadyHasSandbox(pointer=pointer):
+                        return await self._existing(msg, pointer, attempts), "idempotent"
+                    case ReplyAlreadyWritten(reply=reply):
+                        log.info("reply_already_written", outcome=reply.status.value)
+                        return reply, "idempotent"
                 log.info("allocation_refused", outcome="no_sandboxes", **_ms(started))
-                return stored, "no_sandboxes"
+                return record, "no_sandboxes"
             now = self._clock()
             result = AllocateResult(
                 sandbox_id=candidate.sandbox_id,

@@ -253,6 +253,58 @@ def running_stack(workdir: Path, **kwargs: Any) -> Iterator[BenchStack]:
         stop_stack(stack)
 
 
+def _cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds of one process (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def cpu_snapshot(stack: BenchStack) -> dict[str, float]:
+    """CPU seconds so far of every process of the stack, by role, and of this process.
+
+    Roles: ``consumer`` (every consumer, summed), ``up`` (gateway and fake CSP), ``moto``
+    (the embedded moto, a child of ``up``), ``loadgen`` (this process). Differences of two
+    snapshots give a run's CPU time per role.
+    """
+    consumers = set(stack.info["consumer_pids"]) | {
+        c.process.pid for c in stack.extra if c.process.poll() is None
+    }
+    out = {"consumer": 0.0, "up": 0.0, "moto": 0.0, "other": 0.0}
+    out["up"] = _cpu_of(stack.process.pid) or 0.0
+    for child in _children(stack.process.pid):
+        cpu = _cpu_of(child) or 0.0
+        role = "consumer" if child in consumers else "moto"
+        out[role] += cpu
+    for pid in consumers - set(_children(stack.process.pid)):
+        out["consumer"] += _cpu_of(pid) or 0.0
+    times = os.times()
+    out["loadgen"] = times.user + times.system
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(after.get(k, 0.0) - before.get(k, 0.0), 2) for k in after}
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
