@@ -21,7 +21,7 @@ from consumers.metrics import BrokerMetrics
 from consumers.services.allocation import AllocationService
 from consumers.services.jobs import JobService, JobSettings
 from consumers.services.replies import ReplyFactory
-from consumers.services.reservoir import CandidateReservoir
+from consumers.services.reservoir import CandidateReservoir, CandidateShard
 from consumers.stores.clients import dynamodb_client
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
@@ -65,6 +65,7 @@ class ConsumerServices:
                     name_prefix=prefix, limit=limit, start_key=start
                 ),
                 page_size=settings.candidate_page_size,
+                shard=CandidateShard.parse(settings.candidate_shard),
             )
             allocation = AllocationService(
                 pool,
