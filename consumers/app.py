@@ -92,6 +92,8 @@ def aws_config(settings: ConsumerSettings) -> AioConfig:
         max_attempts=settings.aws_max_attempts,
         retry_mode=settings.aws_retry_mode,
         max_pool_connections=64,
+        # every call is built by the stores: the service validates, the client need not
+        parameter_validation=False,
     )
 
 
