@@ -155,6 +155,12 @@ class BenchStack:
             self.moto + "/_embedded/faults", json={"dynamodb_throttle_rate": rate}, timeout=10
         ).raise_for_status()
 
+    def set_latency(self, latency: str | dict[str, float] | None) -> None:
+        """Inject service latency into the embedded moto: "aws" (AWS-like), a map, or None."""
+        httpx.post(
+            self.moto + "/_embedded/faults", json={"latency": latency}, timeout=10
+        ).raise_for_status()
+
     def set_csp_faults(self, **faults: Any) -> None:
         httpx.post(self.csp_admin + "/_fault", json=faults, timeout=10).raise_for_status()
 
