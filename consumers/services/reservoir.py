@@ -61,7 +61,36 @@ class CandidateShard:
         return shard
 
     def owns(self, sandbox_id: str) -> bool:
-        return self.count == 1 or zlib.crc32(sandbox_id.encode()) % self.count == self.index
+        return self.count == 1 or self.of(sandbox_id) == self.index
+
+    def of(self, sandbox_id: str) -> int:
+        return _hash(sandbox_id) % self.count
+
+    def order(self, own: list[Sandbox], rng: random.Random) -> list[Sandbox]:
+        """Own candidates in the order to hand out: by hash, ascending (unsharded: shuffled)."""
+        if self.count == 1:
+            rng.shuffle(own)
+            return own
+        return sorted(own, key=lambda c: _hash(c.sandbox_id))
+
+    def fallback(self, others: list[Sandbox]) -> list[Sandbox]:
+        """When none of ours is left: one other shard's candidates, the next one after ours
+        that has some, by hash descending — its owner takes them ascending, and the next
+        consumer to run dry picks another shard — so the two meet only at the last ones."""
+        if self.count == 1:
+            return others
+        by_shard: dict[int, list[Sandbox]] = {}
+        for c in others:
+            by_shard.setdefault(self.of(c.sandbox_id), []).append(c)
+        for step in range(1, self.count):
+            found = by_shard.get((self.index + step) % self.count)
+            if found:
+                return sorted(found, key=lambda c: _hash(c.sandbox_id), reverse=True)
+        return []
+
+
+def _hash(sandbox_id: str) -> int:
+    return zlib.crc32(sandbox_id.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +221,8 @@ class CandidateReservoir:
             fresh = [c for c in items if not self._excluded(c.sandbox_id, now)]
             own = [c for c in fresh if self._shard.owns(c.sandbox_id)]
             if own:
-                self._rng.shuffle(own)
-                return own, pending
+                return self._shard.order(own, self._rng), pending
             others.update((c.sandbox_id, c) for c in fresh)
             if start is None:
                 break
-        fallback = list(others.values())
-        self._rng.shuffle(fallback)
-        return fallback, pending
+        return self._shard.fallback(list(others.values())), pending

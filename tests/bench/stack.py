@@ -194,8 +194,10 @@ def start_stack(
     pool_size: int,
     consumers: int = 1,
     env: dict[str, str] | None = None,
+    scheduler: bool = False,
 ) -> BenchStack:
-    """`up --no-scheduler` with our tokens; returns once its ready file is written."""
+    """`up --no-scheduler` (or with its scheduler) with our tokens; returns once its ready
+    file is written."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready.json"
     ready.unlink(missing_ok=True)
@@ -222,7 +224,7 @@ def start_stack(
         str(pool_size),
         "--consumers",
         str(consumers),
-        "--no-scheduler",
+        *([] if scheduler else ["--no-scheduler"]),
         "--ready-file",
         str(ready),
     ]
@@ -282,6 +284,29 @@ def _children(pid: int) -> list[int]:
         except FileNotFoundError:
             continue
     return found
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of one process in MiB (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def stack_pids(stack: BenchStack) -> dict[str, int]:
+    """The stack's processes by role: up, moto, consumer-0, consumer-1, ..."""
+    consumers = list(stack.info["consumer_pids"])
+    pids = {"up": stack.process.pid}
+    for child in _children(stack.process.pid):
+        if child not in consumers:
+            pids["moto"] = child
+    pids.update({f"consumer-{i}": pid for i, pid in enumerate(consumers)})
+    return pids
 
 
 def cpu_snapshot(stack: BenchStack) -> dict[str, float]:
