@@ -69,6 +69,7 @@ class AllocationService:
 
     async def _allocate(self, msg: AllocateMessage, attempts: int) -> tuple[ReplyRecord, str]:
         started = time.perf_counter()
+        lost = 0  # claims that lost a race for their candidate (logged with the outcome)
         while True:
             candidate = await self._reservoir.take(msg.name_prefix)
             if candidate is None:
@@ -90,7 +91,9 @@ class AllocationService:
                     case ReplyAlreadyWritten(reply=reply):
                         log.info("reply_already_written", outcome=reply.status.value)
                         return reply, "idempotent"
-                log.info("allocation_refused", outcome="no_sandboxes", **_ms(started))
+                log.info(
+                    "allocation_refused", outcome="no_sandboxes", conflicts=lost, **_ms(started)
+                )
                 return record, "no_sandboxes"
             now = self._clock()
             result = AllocateResult(
@@ -121,6 +124,7 @@ class AllocationService:
             except StoreConflictError:
                 self._reservoir.give_back(candidate)
                 self._metrics.allocate_conflicts.inc()
+                lost += 1
                 continue
             except BaseException:
                 self._reservoir.give_back(candidate)
@@ -132,12 +136,14 @@ class AllocationService:
                         "sandbox_allocated",
                         outcome="success",
                         sandbox_id=candidate.sandbox_id,
+                        conflicts=lost,
                         **_ms(started),
                     )
                     return record, "success"
                 case CandidateGone():
                     self._reservoir.consumed(candidate)
                     self._metrics.allocate_conflicts.inc()
+                    lost += 1
                 case TrackAlreadyHasSandbox(pointer=pointer):
                     self._reservoir.give_back(candidate)
                     return await self._existing(msg, pointer, attempts), "idempotent"

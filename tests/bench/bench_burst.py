@@ -1,12 +1,16 @@
 """Burst and scale-out (issue 8, scenarios 2 and 3): N tracks at once against a smaller pool.
 
     python -m tests.bench burst [--tracks 1000] [--pool 800] [--consumers 1,2,4] [--rounds 1]
+        [--latency aws]
 
 For each consumer count, a fresh `sandbox-broker up` with the pool, then every track asks
 through the gateway at the same moment. Checked: exactly `pool` distinct sandboxes,
 `tracks - pool` NO_SANDBOXES_AVAILABLE, no double, no request without a reply. Measured:
 wall time (first POST to last reply seen), end-to-end p50/p99, throughput, and the
-throughput ratio of each consumer count to the first one in the same round.
+throughput ratio of each consumer count to the first one in the same round, the CPU
+seconds of each role (consumers, `up`, moto, this load generator) and the consumers' CPU
+per request, and the server-side calls of the run. ``--latency aws`` makes the embedded
+moto answer with AWS-like latency (``infra/embedded/moto.py`` ``AWS_LATENCY_MS``).
 DESIGN target: <= 10 s and p99 <= 2 s for 1,000 vs 800; 1 -> 2 consumers >= 1.6x.
 """
 
@@ -22,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=800)
     p.add_argument("--consumers", default="1,2,4", help="comma-separated consumer counts")
     p.add_argument("--timeout", type=float, default=300.0, help="per request, seconds")
+    p.add_argument(
+        "--latency",
+        choices=["aws"],
+        default=None,
+        help="inject AWS-like service latency into the embedded moto (off by default)",
+    )
     args = p.parse_args(argv)
     counts = [int(c) for c in args.consumers.split(",")]
     figures = header("burst")
@@ -34,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             with running_stack(
                 folder / f"stack-r{rnd}-c{n}", pool_size=args.pool, consumers=n
             ) as s:
+                if args.latency:
+                    s.set_latency(args.latency)
                 cpu_before, calls_before = cpu_snapshot(s), s.moto_calls()
                 result = run(
                     gateway_load(s, burst=True, requests=args.tracks, timeout_s=args.timeout),
