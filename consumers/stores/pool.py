@@ -42,6 +42,8 @@ __all__ = [
     "Claimed",
     "ExtraRefused",
     "PoolStore",
+    "RefusalOutcome",
+    "Refused",
     "ReleaseOutcome",
     "ReleaseRefused",
     "Released",
@@ -121,6 +123,14 @@ class ReleaseRefused:
 
 
 ReleaseOutcome = Released | ReleaseRefused | ReplyAlreadyWritten
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The refusal's reply is written: the track had no sandbox and no reply existed."""
+
+
+RefusalOutcome = Refused | TrackAlreadyHasSandbox | ReplyAlreadyWritten
 
 
 async def _applied(call: Awaitable[object]) -> bool:
@@ -255,6 +265,50 @@ class PoolStore:
         return _pointer(from_item(item)) if item else None
 
     # writes -----------------------------------------------------------------------------
+
+    async def refuse(
+        self, track_id: str, *, reply: ReplyRecord, tenant: str = DEFAULT_TENANT
+    ) -> RefusalOutcome:
+        """Write a refusal's reply unless the track holds a sandbox: one transaction.
+
+        A ConditionCheck that the track has no pointer, and the reply's conditional Put —
+        instead of a pointer read and then a reply write. When the track has a sandbox the
+        pointer comes back with the cancellation (the caller answers with it).
+        """
+        try:
+            await self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": _key(track_key(tenant, track_id)),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    self.replies.put_transact_item(reply),  # type: ignore[list-item]
+                ]
+            )
+        except ClientError as exc:
+            cancelled = cancellation(exc)
+            if cancelled is None or len(cancelled.reasons) != 2:
+                raise
+            if cancelled.refused(1):
+                old = cancelled.old_item(1)
+                existing = reply_from_item(old) if old else await self.replies.get(reply.request_id)
+                if existing is not None:
+                    return ReplyAlreadyWritten(existing)
+            if cancelled.refused(0):
+                old = cancelled.old_item(0)
+                pointer = (
+                    _pointer(from_item(old))
+                    if old
+                    else await self.get_pointer(track_id, tenant=tenant)
+                )
+                if pointer is not None:
+                    return TrackAlreadyHasSandbox(pointer)
+            cancelled.raise_unexplained()
+        return Refused()
 
     async def put_available(self, sandbox: Sandbox) -> bool:
         """Add a sandbox as available unless the item exists; True when it was written."""

@@ -63,7 +63,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 import moto
 import moto.core.responses as moto_responses
@@ -228,7 +228,9 @@ def patch_dynamodb_responses() -> None:
 
 #: Path of the call counter the embedded server adds beside moto's own API (GET, DELETE).
 CALLS_PATH = "/_embedded/calls"
-#: Fault injection for chaos runs: POST {"dynamodb_throttle_rate": 0.1} (0 clears it).
+#: Fault injection for chaos runs: POST {"dynamodb_throttle_rate": 0.1} (0 clears it), and
+#: service latency: {"latency": "aws"} (or {"latency": {"AmazonSQS.SendMessage": 10}}, or
+#: null: off). A POST changes the faults it names (one naming neither clears the throttle).
 FAULTS_PATH = "/_embedded/faults"
 _THROTTLE_BODY = json.dumps(
     {
@@ -238,6 +240,28 @@ _THROTTLE_BODY = json.dumps(
     }
 ).encode()
 
+
+#: AWS-like service latency per action, in ms, for ``{"latency": "aws"}`` on the faults
+#: endpoint: in-region medians as published and commonly measured (DynamoDB: single-digit
+#: ms for item reads and writes, about twice that for transactions; SQS: ~10 ms per call),
+#: round trip included. Injected before the call, outside every lock, so concurrent calls
+#: overlap as they do on AWS. Off (0) unless asked for.
+AWS_LATENCY_MS: Final[dict[str, float]] = {
+    "DynamoDB_20120810.GetItem": 4.0,
+    "DynamoDB_20120810.PutItem": 6.0,
+    "DynamoDB_20120810.UpdateItem": 6.0,
+    "DynamoDB_20120810.DeleteItem": 6.0,
+    "DynamoDB_20120810.Query": 8.0,
+    "DynamoDB_20120810.TransactWriteItems": 12.0,
+    "DynamoDB_20120810.BatchWriteItem": 10.0,
+    "AmazonSQS.SendMessage": 10.0,
+    "AmazonSQS.SendMessageBatch": 12.0,
+    "AmazonSQS.ReceiveMessage": 10.0,
+    "AmazonSQS.DeleteMessageBatch": 10.0,
+    "AmazonSQS.DeleteMessage": 8.0,
+    "AmazonSQS.ChangeMessageVisibility": 8.0,
+    "AmazonSQS.ChangeMessageVisibilityBatch": 10.0,
+}
 
 #: While emulating a long poll, look again at least this often (lapsed visibility, delays).
 LONG_POLL_RECHECK_S = 0.25
@@ -408,6 +432,8 @@ class SerialisingMiddleware:
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self.dynamodb_throttle_rate = 0.0
+        #: Injected latency per X-Amz-Target, in ms (faults endpoint; empty: none).
+        self.latency_ms: dict[str, float] = {}
         self._rng = random.Random()  # noqa: S311 - fault injection, not security
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -420,6 +446,9 @@ class SerialisingMiddleware:
         if target:
             with self._counts_lock:
                 self._counts[target] += 1
+            delay = self.latency_ms.get(target)
+            if delay:
+                time.sleep(delay / 1000)  # this request's thread only: calls still overlap
         if target.startswith("AmazonSQS."):
             return self._sqs_call(target, environ, start_response)
         if not target.startswith("DynamoDB"):
@@ -475,9 +504,14 @@ class SerialisingMiddleware:
         if environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             wanted = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            self.dynamodb_throttle_rate = float(wanted.get("dynamodb_throttle_rate", 0.0))
+            if "dynamodb_throttle_rate" in wanted or "latency" not in wanted:
+                self.dynamodb_throttle_rate = float(wanted.get("dynamodb_throttle_rate", 0.0))
+            if "latency" in wanted:  # "aws" (AWS_LATENCY_MS), {target: ms}, or null: off
+                latency = wanted["latency"] or {}
+                self.latency_ms = dict(AWS_LATENCY_MS) if latency == "aws" else dict(latency)
         start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps({"dynamodb_throttle_rate": self.dynamodb_throttle_rate}).encode()]
+        state = {"dynamodb_throttle_rate": self.dynamodb_throttle_rate, "latency": self.latency_ms}
+        return [json.dumps(state).encode()]
 
     def _calls(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self._counts_lock:

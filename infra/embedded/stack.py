@@ -248,6 +248,8 @@ class Stack:
             port = port or _free_port()
             self._consumer_ports.append(port)
             child_env = dict(env, BROKER_HTTP_PORT=str(port))
+            # each child prefers its own share of the candidates (no cross-process races)
+            child_env.setdefault("BROKER_CANDIDATE_SHARD", f"{i}/{self.options.consumers}")
             self._children.append(spawn([sys.executable, "-m", "infra", "consumer"], env=child_env))
 
     def _stop_consumers(self) -> None:

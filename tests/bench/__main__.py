@@ -23,6 +23,7 @@ BENCHMARKS = {
     "overhead": ("tests.bench.bench_overhead", "direct claim vs the queued path; calls (6, 4)"),
     "cleanup": ("tests.bench.bench_cleanup", "cleanup fan-out vs a loop; RCUs per sync (5)"),
     "moto": ("tests.bench.bench_moto", "moto's TransactWriteItems cost by table size"),
+    "soak": ("tests.bench.bench_soak", "steady rate with releases and jobs: RSS, queues (15)"),
 }
 
 

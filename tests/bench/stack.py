@@ -155,6 +155,12 @@ class BenchStack:
             self.moto + "/_embedded/faults", json={"dynamodb_throttle_rate": rate}, timeout=10
         ).raise_for_status()
 
+    def set_latency(self, latency: str | dict[str, float] | None) -> None:
+        """Inject service latency into the embedded moto: "aws" (AWS-like), a map, or None."""
+        httpx.post(
+            self.moto + "/_embedded/faults", json={"latency": latency}, timeout=10
+        ).raise_for_status()
+
     def set_csp_faults(self, **faults: Any) -> None:
         httpx.post(self.csp_admin + "/_fault", json=faults, timeout=10).raise_for_status()
 
@@ -188,8 +194,10 @@ def start_stack(
     pool_size: int,
     consumers: int = 1,
     env: dict[str, str] | None = None,
+    scheduler: bool = False,
 ) -> BenchStack:
-    """`up --no-scheduler` with our tokens; returns once its ready file is written."""
+    """`up --no-scheduler` (or with its scheduler) with our tokens; returns once its ready
+    file is written."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready.json"
     ready.unlink(missing_ok=True)
@@ -216,7 +224,7 @@ def start_stack(
         str(pool_size),
         "--consumers",
         str(consumers),
-        "--no-scheduler",
+        *([] if scheduler else ["--no-scheduler"]),
         "--ready-file",
         str(ready),
     ]
@@ -251,6 +259,81 @@ def running_stack(workdir: Path, **kwargs: Any) -> Iterator[BenchStack]:
         yield stack
     finally:
         stop_stack(stack)
+
+
+def _cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds of one process (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of one process in MiB (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def stack_pids(stack: BenchStack) -> dict[str, int]:
+    """The stack's processes by role: up, moto, consumer-0, consumer-1, ..."""
+    consumers = list(stack.info["consumer_pids"])
+    pids = {"up": stack.process.pid}
+    for child in _children(stack.process.pid):
+        if child not in consumers:
+            pids["moto"] = child
+    pids.update({f"consumer-{i}": pid for i, pid in enumerate(consumers)})
+    return pids
+
+
+def cpu_snapshot(stack: BenchStack) -> dict[str, float]:
+    """CPU seconds so far of every process of the stack, by role, and of this process.
+
+    Roles: ``consumer`` (every consumer, summed), ``up`` (gateway and fake CSP), ``moto``
+    (the embedded moto, a child of ``up``), ``loadgen`` (this process). Differences of two
+    snapshots give a run's CPU time per role.
+    """
+    consumers = set(stack.info["consumer_pids"]) | {
+        c.process.pid for c in stack.extra if c.process.poll() is None
+    }
+    out = {"consumer": 0.0, "up": 0.0, "moto": 0.0, "other": 0.0}
+    out["up"] = _cpu_of(stack.process.pid) or 0.0
+    for child in _children(stack.process.pid):
+        cpu = _cpu_of(child) or 0.0
+        role = "consumer" if child in consumers else "moto"
+        out[role] += cpu
+    for pid in consumers - set(_children(stack.process.pid)):
+        out["consumer"] += _cpu_of(pid) or 0.0
+    times = os.times()
+    out["loadgen"] = times.user + times.system
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(after.get(k, 0.0) - before.get(k, 0.0), 2) for k in after}
 
 
 def load_average() -> str:

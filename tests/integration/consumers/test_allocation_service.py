@@ -72,6 +72,34 @@ async def test_exhausted_pool_answers_no_sandboxes_but_an_owner_still_gets_its_o
     assert again.result["sandbox_id"] == owner.result["sandbox_id"]
 
 
+async def test_a_refusal_is_one_conditional_write_and_a_redelivery_gets_the_same_reply(
+    alloc_env, ddb
+) -> None:
+    """No pointer read plus reply write: one TransactWriteItems (pointer check + reply)."""
+    await alloc_env.seed(1)
+    svc = alloc_env.service()
+    await svc.allocate(allocate_message("track-a"))
+    calls: list[str] = []
+
+    def count(event_name: str, **_: object) -> None:
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    ddb.meta.events.register("before-call.dynamodb", count)
+    try:
+        msg = allocate_message("track-b")
+        refused = await svc.allocate(msg)
+        refusal_calls = [c for c in calls if c != "Query"]  # the reservoir's index read
+        calls.clear()
+        again = await alloc_env.service().allocate(msg, attempts=2)  # redelivered
+    finally:
+        ddb.meta.events.unregister("before-call.dynamodb", count)
+
+    assert refused.error is not None and refused.error.code is ErrorCode.NO_SANDBOXES_AVAILABLE
+    assert refusal_calls == ["TransactWriteItems"]
+    assert again.model_dump() == refused.model_dump()
+    assert await alloc_env.replies.get(msg.request_id) == refused
+
+
 async def test_name_prefix_only_allocates_matching_sandboxes(alloc_env) -> None:
     await alloc_env.seed(5, prefix="lab-aws")
     await alloc_env.seed(2, prefix="lab-gcp", start=100)

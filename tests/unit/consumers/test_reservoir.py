@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 
-from consumers.services.reservoir import CandidateReservoir
+import pytest
+
+from consumers.services.reservoir import CandidateReservoir, CandidateShard
 from tests.factories import sandbox
 
 
@@ -134,3 +136,39 @@ async def test_waiters_on_in_flight_candidates_do_not_each_requery() -> None:
     # after the other waiters came — then one more once it was resolved
     assert calls_while_waiting == 3
     assert index.calls == 4
+
+
+async def test_sharded_reservoirs_hand_out_disjoint_candidates_until_their_own_run_out() -> None:
+    """Four processes' reservoirs on one index: each takes its own shard first (no two hold
+    the same candidate), and then the others' leftovers rather than answering "none"."""
+    index = FakeIndex(200)
+    shards = [CandidateShard(i, 4) for i in range(4)]
+    reservoirs = [
+        CandidateReservoir(index.page, page_size=10, shard=s, rng=random.Random(i))
+        for i, s in enumerate(shards)
+    ]
+    owned = {i: sum(s.owns(sid) for sid in index.available) for i, s in enumerate(shards)}
+    assert all(owned.values())  # the hash spreads 200 ids over the four shards
+
+    first = []
+    for i, res in enumerate(reservoirs):
+        for _ in range(owned[i]):
+            candidate = await res.take()
+            assert candidate is not None and shards[i].owns(candidate.sandbox_id)
+            first.append(candidate.sandbox_id)
+    assert len(set(first)) == len(first) == 200
+
+    # every shard but 0 is claimed (gone from the index); shard 0's are still listed, as
+    # when process 0 is slow: process 1 is handed one of them, never "none"
+    for sid in list(index.available):
+        if not shards[0].owns(sid):
+            del index.available[sid]
+    leftover = await reservoirs[1].take()
+    assert leftover is not None and shards[0].owns(leftover.sandbox_id)
+
+
+def test_a_shard_is_parsed_and_checked() -> None:
+    assert CandidateShard.parse("2/8") == CandidateShard(2, 8)
+    assert CandidateShard().owns("anything")
+    with pytest.raises(ValueError, match="index < count"):
+        CandidateShard.parse("8/8")
