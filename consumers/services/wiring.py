@@ -25,6 +25,7 @@ from consumers.services.reservoir import CandidateReservoir
 from consumers.stores.clients import dynamodb_client
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
+from consumers.stores.tracing import trace_aws_calls
 from schemas.messages import DeleteSandboxJob
 from schemas.settings import ConsumerSettings
 
@@ -55,6 +56,8 @@ class ConsumerServices:
         names = settings.names
         async with AsyncExitStack() as stack:
             ddb = await stack.enter_async_context(dynamodb_client(settings, config))
+            if settings.tracing != "off":  # the claim and reply writes as spans
+                ddb = trace_aws_calls(ddb)
             http = await stack.enter_async_context(csp_http_client(settings))
             csp = CspClient.from_settings(settings, http=http, registry=registry)
             replies = ReplyStore(ddb, table=names.replies_table)

@@ -32,6 +32,7 @@ import structlog
 from rich.console import Console
 
 from consumers.stores.clients import aws_clients
+from consumers.stores.tracing import configure_tracing
 from infra.aws import CLIENT_CONFIG
 from infra.embedded.children import spawn
 from infra.embedded.moto_process import MotoProcess
@@ -154,6 +155,9 @@ class Stack:
         )
         assert gateway_settings.track_token is not None
         assert gateway_settings.admin_token is not None
+        # the gateway runs in this process (consumers set up their own from the same env)
+        if configure_tracing(gateway_settings, service="sandbox-broker-gateway"):
+            console.print(f"[green]tracing[/] {gateway_settings.tracing}")
         code = 0
         try:
             async with (
