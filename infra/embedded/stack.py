@@ -9,7 +9,11 @@ CSP unless ``BROKER_CSP_BASE_URL`` names a portal, and checks the stack with ``s
 it is up (a deviation stops it, exit 1).
 
 Ctrl-C (or SIGTERM) drains in order: the gateway stops taking requests, the scheduler
-stops, consumers get SIGTERM and finish what they hold, then the fake CSP and moto stop.
+stops, consumers get SIGTERM and finish what they hold, then the fake CSP and moto stop;
+``up`` says at once what is draining and reports each part as it stops. An idle stack
+stops within about 3 s: on a local endpoint the consumers long-poll for 1 s
+(``LOCAL_WAIT_TIME_S``), so no receive call holds a drain for 20 s. A second Ctrl-C
+stops at once (``infra/embedded/shutdown.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from infra.aws import CLIENT_CONFIG
 from infra.embedded.children import spawn
 from infra.embedded.moto_process import MotoProcess
 from infra.embedded.server import QuietSignalServer
+from infra.embedded.shutdown import Shutdown
 from infra.fake_csp import FakeCsp
 from infra.localstack import health, resolve
 from infra.provision import provision
@@ -58,6 +63,9 @@ log = structlog.get_logger(__name__)
 EMBEDDED_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
 #: How long the first sync may take before `up` gives up waiting and says so.
 FIRST_SYNC_TIMEOUT_S = 60.0
+#: Consumers' long poll on a local endpoint (moto, LocalStack), unless BROKER_WAIT_TIME_S
+#: says otherwise: a stop waits for the receive calls in flight, and a local poll is free.
+LOCAL_WAIT_TIME_S = "1"
 
 
 @dataclass
@@ -96,9 +104,54 @@ class Stack:
         self._children: list[subprocess.Popen[bytes]] = []
         self._consumer_ports: list[int] = []
         self._stop = asyncio.Event()
+        self._gateway: QuietSignalServer | None = None
+        self.shutdown = Shutdown(
+            Console(stderr=True), draining=self._draining, abandon=self._abandon
+        )
 
     def request_stop(self) -> None:
-        self._stop.set()
+        if self.shutdown.signal():
+            self._stop.set()
+
+    def _draining(self) -> str:
+        """What the first Ctrl-C drains, in the order it stops."""
+        parts = []
+        if self._gateway is not None:
+            open_ = len(self._gateway.server_state.connections)
+            parts.append(f"the gateway ({open_} connection{'s' * (open_ != 1)} open)")
+        else:
+            parts.append("start-up (it stops once the current step ends)")
+        if self.options.scheduler:
+            parts.append("the scheduler")
+        running = [c.pid for c in self._children if c.poll() is None]
+        if running:
+            parts.append(
+                f"consumer{'s' * (len(running) != 1)} {', '.join(map(str, running))} (each "
+                f"finishes the messages it holds, {self.options.shutdown_timeout_s:.0f} s at most)"
+            )
+        if self._csp is not None:
+            parts.append("the fake CSP")
+        if self._moto is not None:
+            parts.append("moto")
+        return ", then ".join(parts)
+
+    def _abandon(self) -> str:
+        """Kill what still runs (a second Ctrl-C); say what that abandoned."""
+        lost = []
+        running = [c for c in self._children if c.poll() is None]
+        for child in running:
+            child.kill()
+        if running:
+            lost.append(
+                f"{len(running)} consumer{'s' * (len(running) != 1)} mid-drain (what they held "
+                "reappears on its queue after the visibility timeout)"
+            )
+        if self._gateway is not None and (open_ := len(self._gateway.server_state.tasks)):
+            lost.append(f"{open_} gateway request{'s' * (open_ != 1)} in flight")
+        if self._moto is not None:
+            self._moto.kill()
+            lost.append("the embedded moto (its queues and tables are gone)")
+        return "; ".join(lost) or "nothing (everything had stopped)"
 
     async def run(self) -> int:
         console = Console(stderr=True)
@@ -203,6 +256,7 @@ class Stack:
                     )
                 )
                 tasks.append(asyncio.create_task(gateway.serve()))
+                self._gateway = gateway
                 while not gateway.started:
                     if tasks[-1].done():
                         await tasks[-1]
@@ -224,17 +278,20 @@ class Stack:
                     code = int(ExitCode.FAILED)
                     self._stop.set()
                 await self._stop.wait()
-                console.print("[yellow]stopping:[/] gateway, scheduler, consumers (draining)…")
-                gateway.should_exit = True
-                scheduler.stop()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                with self.shutdown.step("gateway and scheduler stopped"):
+                    gateway.should_exit = True
+                    scheduler.stop()
+                    await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            await asyncio.to_thread(self._stop_consumers)
-            if self._csp is not None:
-                await asyncio.to_thread(self._csp.stop)
-            if self._moto is not None:
-                await asyncio.to_thread(self._moto.stop)
-        console.print("[green]stopped[/]")
+            with self.shutdown.step("consumers drained and exited"):
+                await asyncio.to_thread(self._stop_consumers)
+            with self.shutdown.step("fake CSP and moto stopped"):
+                await asyncio.gather(
+                    asyncio.to_thread(self._csp.stop) if self._csp else asyncio.sleep(0),
+                    # its state lives in its memory and goes with it: no drain to wait for
+                    asyncio.to_thread(self._moto.stop, 0) if self._moto else asyncio.sleep(0),
+                )
+        self.shutdown.done()
         return code
 
     def _start_consumers(self, env: dict[str, str]) -> None:
@@ -243,6 +300,8 @@ class Stack:
             port = port or _free_port()
             self._consumer_ports.append(port)
             child_env = dict(env, BROKER_HTTP_PORT=str(port))
+            if not self.options.aws:  # moto or LocalStack: local, polls cost nothing
+                child_env.setdefault("BROKER_WAIT_TIME_S", LOCAL_WAIT_TIME_S)
             self._children.append(spawn([sys.executable, "-m", "infra", "consumer"], env=child_env))
 
     def _stop_consumers(self) -> None:
