@@ -11,12 +11,17 @@ terminal's SIGINT on to the stack, which got it from the terminal already).
 from __future__ import annotations
 
 import os
+import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from infra.embedded.moto_process import MotoProcess
+    from infra.embedded.server import QuietSignalServer
 
 #: Two signals closer than this are one Ctrl-C seen twice (terminal + dev.py's forward).
 REPEAT_SIGNAL_S: Final = 0.5
@@ -71,3 +76,57 @@ class Shutdown:
     def done(self) -> None:
         took = "" if self.started_at is None else f" in {time.monotonic() - self.started_at:.1f} s"
         self._console.print(f"[green]stopped[/]{took}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def draining(
+    *,
+    gateway: QuietSignalServer | None,
+    scheduler: bool,
+    consumers: Sequence[subprocess.Popen[bytes]],
+    drain_s: float,
+    others: Sequence[str],
+) -> str:
+    """What the first Ctrl-C drains, in the order it stops."""
+    if gateway is None:
+        parts = ["start-up (it stops once the current step ends)"]
+    else:
+        parts = [
+            f"the gateway ({_plural(len(gateway.server_state.connections), 'connection')} open)"
+        ]
+    if scheduler:
+        parts.append("the scheduler")
+    running = [str(c.pid) for c in consumers if c.poll() is None]
+    if running:
+        parts.append(
+            f"consumer{'s' * (len(running) != 1)} {', '.join(running)} (each finishes the "
+            f"messages it holds, {drain_s:.0f} s at most)"
+        )
+    return ", then ".join([*parts, *others])
+
+
+def abandon(
+    *,
+    gateway: QuietSignalServer | None,
+    consumers: Sequence[subprocess.Popen[bytes]],
+    moto: MotoProcess | None,
+) -> str:
+    """Kill what still runs (a second Ctrl-C); say what that abandoned."""
+    lost = []
+    running = [c for c in consumers if c.poll() is None]
+    for child in running:
+        child.kill()
+    if running:
+        lost.append(
+            f"{_plural(len(running), 'consumer')} mid-drain (what they held reappears on its "
+            "queue after the visibility timeout)"
+        )
+    if gateway is not None and (in_flight := len(gateway.server_state.tasks)):
+        lost.append(f"{_plural(in_flight, 'gateway request')} in flight")
+    if moto is not None:
+        moto.kill()
+        lost.append("the embedded moto (its queues and tables are gone)")
+    return "; ".join(lost) or "nothing (everything had stopped)"

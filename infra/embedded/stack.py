@@ -38,10 +38,11 @@ from rich.console import Console
 from consumers.stores.clients import aws_clients
 from consumers.stores.tracing import configure_tracing
 from infra.aws import CLIENT_CONFIG
+from infra.embedded import profile
 from infra.embedded.children import spawn
 from infra.embedded.moto_process import MotoProcess
 from infra.embedded.server import QuietSignalServer
-from infra.embedded.shutdown import Shutdown
+from infra.embedded.shutdown import Shutdown, abandon, draining
 from infra.fake_csp import FakeCsp
 from infra.localstack import health, resolve
 from infra.provision import provision
@@ -114,44 +115,16 @@ class Stack:
             self._stop.set()
 
     def _draining(self) -> str:
-        """What the first Ctrl-C drains, in the order it stops."""
-        parts = []
-        if self._gateway is not None:
-            open_ = len(self._gateway.server_state.connections)
-            parts.append(f"the gateway ({open_} connection{'s' * (open_ != 1)} open)")
-        else:
-            parts.append("start-up (it stops once the current step ends)")
-        if self.options.scheduler:
-            parts.append("the scheduler")
-        running = [c.pid for c in self._children if c.poll() is None]
-        if running:
-            parts.append(
-                f"consumer{'s' * (len(running) != 1)} {', '.join(map(str, running))} (each "
-                f"finishes the messages it holds, {self.options.shutdown_timeout_s:.0f} s at most)"
-            )
-        if self._csp is not None:
-            parts.append("the fake CSP")
-        if self._moto is not None:
-            parts.append("moto")
-        return ", then ".join(parts)
+        return draining(
+            gateway=self._gateway,
+            scheduler=self.options.scheduler,
+            consumers=self._children,
+            drain_s=self.options.shutdown_timeout_s,
+            others=[n for n, part in (("the fake CSP", self._csp), ("moto", self._moto)) if part],
+        )
 
     def _abandon(self) -> str:
-        """Kill what still runs (a second Ctrl-C); say what that abandoned."""
-        lost = []
-        running = [c for c in self._children if c.poll() is None]
-        for child in running:
-            child.kill()
-        if running:
-            lost.append(
-                f"{len(running)} consumer{'s' * (len(running) != 1)} mid-drain (what they held "
-                "reappears on its queue after the visibility timeout)"
-            )
-        if self._gateway is not None and (open_ := len(self._gateway.server_state.tasks)):
-            lost.append(f"{open_} gateway request{'s' * (open_ != 1)} in flight")
-        if self._moto is not None:
-            self._moto.kill()
-            lost.append("the embedded moto (its queues and tables are gone)")
-        return "; ".join(lost) or "nothing (everything had stopped)"
+        return abandon(gateway=self._gateway, consumers=self._children, moto=self._moto)
 
     async def run(self) -> int:
         console = Console(stderr=True)
@@ -274,6 +247,16 @@ class Stack:
                     consumer_urls=[f"http://127.0.0.1:{p}" for p in self._consumer_ports],
                 )
                 self._announce(info)
+                profile.leave(
+                    profile.chosen(None),
+                    {
+                        "BROKER_GATEWAY_URL": info.gateway_url,
+                        "BROKER_TRACK_TOKEN": info.track_token,
+                        "BROKER_ADMIN_TOKEN": info.admin_token,
+                    },
+                    base,
+                    dummy_credentials=embedded or localstack,
+                )
                 if localstack and not await self._smoke(info, console):
                     code = int(ExitCode.FAILED)
                     self._stop.set()
@@ -283,6 +266,8 @@ class Stack:
                     scheduler.stop()
                     await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            if (profile_path := profile.chosen(None)) is not None:
+                profile.remove(profile_path)
             with self.shutdown.step("consumers drained and exited"):
                 await asyncio.to_thread(self._stop_consumers)
             with self.shutdown.step("fake CSP and moto stopped"):

@@ -59,6 +59,8 @@ def start_stack(
         BROKER_LOG_FORMAT="json",
         BROKER_LOG_LEVEL="INFO",
         BROKER_SHUTDOWN_TIMEOUT_S="10",
+        # the profile `up` leaves goes here, not into the developer's .venv
+        SANDBOX_BROKER_PROFILE=str(tmp / "profile.json"),
         **({} if wait_time_s is None else {"BROKER_WAIT_TIME_S": wait_time_s}),
         **(env or {}),
     )
