@@ -7,7 +7,8 @@ DynamoDB reachable, 503 naming the failing one), ``/metrics``, ``/docs/asyncapi`
 How it is put together, in the order things start:
 
 1. ``Consumer.__init__``: the broker and its subscribers (FastStream needs them before it
-   starts), metrics, and the ASGI routes.
+   starts), metrics (and, with ``BROKER_TRACING`` on, FastStream's telemetry middleware),
+   and the ASGI routes.
 2. The lifespan opens the DynamoDB client and the CSP's HTTP client and builds the stores
    and services on them (``ConsumerServices``); the handlers exist from here on.
 3. The broker connects: it builds the one SQS client of the process, sized for its pollers.
@@ -46,6 +47,7 @@ from consumers.stores.clients import client_config
 from consumers.stores.status_index import count_by_status
 from faststream_sqs import SQSBroker
 from faststream_sqs.message import SQSMessage as SQSMessageClass
+from faststream_sqs.opentelemetry import SQSTelemetryMiddleware
 from faststream_sqs.prometheus import SQSPrometheusMiddleware
 from schemas.messages import DeleteSandboxJob, JobMessage, RequestMessage
 from schemas.settings import ConsumerSettings
@@ -174,7 +176,7 @@ class Consumer:
             region_name=settings.aws_region,
             client_config=self._config,
             graceful_timeout=settings.shutdown_timeout_s,
-            middlewares=[SQSPrometheusMiddleware(registry=self.registry), _CurrentMessage],
+            middlewares=self._middlewares(),
             # FastStream's own lines go through our structlog renderer; its per-message
             # "Received"/"Processed" lines are debug detail (handlers log one line each).
             logger=logging.getLogger("faststream_sqs"),
@@ -184,6 +186,15 @@ class Consumer:
         self._stop_periodic = asyncio.Event()
         self._periodic: list[asyncio.Task[None]] = []
         self._subscribe()
+
+    def _middlewares(self) -> list[Any]:
+        """Prometheus always; with tracing on, a CONSUMER span per message (``<queue>
+        process``), the child of the sender's span when the message carries its context."""
+        middlewares: list[Any] = [SQSPrometheusMiddleware(registry=self.registry), _CurrentMessage]
+        if self.settings.tracing != "off":
+            # outermost: the span covers the metrics middleware and the handler
+            middlewares.insert(0, SQSTelemetryMiddleware())
+        return middlewares
 
     @property
     def services(self) -> ConsumerServices:

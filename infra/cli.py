@@ -17,6 +17,7 @@ from rich.table import Table
 
 from consumers.stores.clients import aws_clients
 from infra.aws import CLIENT_CONFIG
+from infra.embedded import profile as profile_file
 from infra.fake_csp import fake_csp_app
 from infra.logging import configure_logging
 from infra.provision import provision
@@ -50,8 +51,26 @@ err = Console(stderr=True)
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        envvar=profile_file.PROFILE_ENV,
+        help=(
+            "The local profile `up` leaves (default: sandbox-broker-up.json in this CLI's "
+            "virtualenv) that status, dlq, pool, jobs, tenants, track, smoke and loadgen read "
+            "to reach the running stack; BROKER_*/AWS_* variables override its values; "
+            "'none': no profile."
+        ),
+        show_default=False,
+    ),
+) -> None:
     """Configure logging once for every command (BROKER_LOG_FORMAT, BROKER_LOG_LEVEL)."""
+    if ctx.invoked_subcommand in profile_file.PROFILE_COMMANDS:
+        note = profile_file.apply(profile_file.chosen(profile), explicit=profile is not None)
+        if note:
+            err.print(f"[yellow]note:[/] {note}")
     settings = load_settings(CommonSettings)
     configure_logging(settings.log_format, settings.log_level)
 

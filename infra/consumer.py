@@ -16,6 +16,7 @@ from typing import Final
 import uvicorn
 
 from consumers.app import ConsumerHooks, create_app
+from consumers.stores.tracing import configure_tracing
 from infra.embedded.server import QuietSignalServer
 from schemas.settings import ConsumerSettings
 
@@ -26,6 +27,7 @@ DRAIN_GRACE_S: Final = 30.0
 
 def run_consumer(settings: ConsumerSettings, *, hooks: ConsumerHooks | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then drain (see ``sandbox-broker consumer --help``)."""
+    configure_tracing(settings, service="sandbox-broker-consumer")
 
     async def run() -> None:
         server = QuietSignalServer(

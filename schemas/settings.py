@@ -58,6 +58,24 @@ class CommonSettings(BaseSettings):
             "the read Lambda (a rotation or revocation takes at most this long)"
         ),
     )
+    tracing: Literal["off", "otlp", "console"] = Field(
+        "off",
+        description=(
+            "OpenTelemetry traces: off (default: nothing is instrumented), otlp (OTLP over "
+            "HTTP, see tracing_otlp_endpoint), console (spans printed; for a look locally)"
+        ),
+    )
+    tracing_otlp_endpoint: str | None = Field(
+        None,
+        description=(
+            "OTLP/HTTP traces URL; unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or "
+            "OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318/v1/traces"
+        ),
+    )
+    tracing_xray_ids: bool = Field(
+        False,
+        description="trace ids X-Ray accepts (epoch-prefixed); set on AWS with an X-Ray exporter",
+    )
 
     @property
     def names(self) -> ResourceNames:

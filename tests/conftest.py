@@ -81,17 +81,20 @@ MOTO_CLIENT_CONFIG = AioConfig(retries={"max_attempts": 1, "mode": "standard"})
 
 @pytest.fixture(autouse=True, scope="session")
 def _hide_developer_aws_env() -> Iterator[None]:
-    """No test may reach a developer's real AWS account: fake credentials, no profile."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "BROKER_"))}
+    """No test may reach a developer's real AWS account: fake credentials, no profile (AWS's
+    or the one a developer's running `up` left: SANDBOX_BROKER_PROFILE=none)."""
+    ours = ("AWS_", "BROKER_", "SANDBOX_BROKER_")
+    saved = {k: v for k, v in os.environ.items() if k.startswith(ours)}
     for key in saved:
         del os.environ[key]
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
+        SANDBOX_BROKER_PROFILE="none",
     )
     yield
-    for key in [k for k in os.environ if k.startswith(("AWS_", "BROKER_"))]:
+    for key in [k for k in os.environ if k.startswith(ours)]:
         del os.environ[key]
     os.environ.update(saved)
 

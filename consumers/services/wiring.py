@@ -31,6 +31,7 @@ from consumers.stores.operator import OperatorStore
 from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
 from consumers.stores.tenants import TenantDirectory, TenantStore
+from consumers.stores.tracing import trace_aws_calls
 from consumers.stores.waiters import WaiterStore
 from schemas.messages import DeleteSandboxJob
 from schemas.settings import ConsumerSettings
@@ -64,6 +65,8 @@ class ConsumerServices:
         names = settings.names
         async with AsyncExitStack() as stack:
             ddb = await stack.enter_async_context(dynamodb_client(settings, config))
+            if settings.tracing != "off":  # the claim and reply writes as spans
+                ddb = trace_aws_calls(ddb)
             http = await stack.enter_async_context(csp_http_client(settings))
             csp = CspClient.from_settings(settings, http=http, registry=registry)
             replies = ReplyStore(ddb, table=names.replies_table)

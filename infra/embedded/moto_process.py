@@ -83,6 +83,12 @@ class MotoProcess:
         if process.stdout is not None:
             process.stdout.close()
 
+    def kill(self) -> None:
+        """Stop it at once (SIGKILL), without waiting."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+
     def __enter__(self) -> MotoProcess:
         return self.start()
 

@@ -10,7 +10,11 @@ CSP unless ``BROKER_CSP_BASE_URL`` names a portal, and checks the stack with ``s
 it is up (a deviation stops it, exit 1).
 
 Ctrl-C (or SIGTERM) drains in order: the gateway stops taking requests, the scheduler
-stops, consumers get SIGTERM and finish what they hold, then the fake CSP and moto stop.
+stops, consumers get SIGTERM and finish what they hold, then the fake CSP and moto stop;
+``up`` says at once what is draining and reports each part as it stops. An idle stack
+stops within about 3 s: on a local endpoint the consumers long-poll for 1 s
+(``LOCAL_WAIT_TIME_S``), so no receive call holds a drain for 20 s. A second Ctrl-C
+stops at once (``infra/embedded/shutdown.py``).
 """
 
 from __future__ import annotations
@@ -33,10 +37,13 @@ import structlog
 from rich.console import Console
 
 from consumers.stores.clients import aws_clients
+from consumers.stores.tracing import configure_tracing
 from infra.aws import CLIENT_CONFIG
+from infra.embedded import profile
 from infra.embedded.children import spawn
 from infra.embedded.moto_process import MotoProcess
 from infra.embedded.server import QuietSignalServer
+from infra.embedded.shutdown import Shutdown, abandon, draining
 from infra.fake_csp import FakeCsp
 from infra.localstack import health, resolve
 from infra.provision import provision
@@ -58,6 +65,9 @@ log = structlog.get_logger(__name__)
 EMBEDDED_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
 #: How long the first sync may take before `up` gives up waiting and says so.
 FIRST_SYNC_TIMEOUT_S = 60.0
+#: Consumers' long poll on a local endpoint (moto, LocalStack), unless BROKER_WAIT_TIME_S
+#: says otherwise: a stop waits for the receive calls in flight, and a local poll is free.
+LOCAL_WAIT_TIME_S = "1"
 
 
 @dataclass
@@ -99,9 +109,26 @@ class Stack:
         self._consumer_ports: list[int] = []
         self._events: subprocess.Popen[bytes] | None = None
         self._stop = asyncio.Event()
+        self._gateway: QuietSignalServer | None = None
+        self.shutdown = Shutdown(
+            Console(stderr=True), draining=self._draining, abandon=self._abandon
+        )
 
     def request_stop(self) -> None:
-        self._stop.set()
+        if self.shutdown.signal():
+            self._stop.set()
+
+    def _draining(self) -> str:
+        return draining(
+            gateway=self._gateway,
+            scheduler=self.options.scheduler,
+            consumers=self._children,
+            drain_s=self.options.shutdown_timeout_s,
+            others=[n for n, part in (("the fake CSP", self._csp), ("moto", self._moto)) if part],
+        )
+
+    def _abandon(self) -> str:
+        return abandon(gateway=self._gateway, consumers=self._children, moto=self._moto)
 
     async def run(self) -> int:
         console = Console(stderr=True)
@@ -158,6 +185,9 @@ class Stack:
         )
         assert gateway_settings.track_token is not None
         assert gateway_settings.admin_token is not None
+        # the gateway runs in this process (consumers set up their own from the same env)
+        if configure_tracing(gateway_settings, service="sandbox-broker-gateway"):
+            console.print(f"[green]tracing[/] {gateway_settings.tracing}")
         code = 0
         try:
             async with (
@@ -206,6 +236,7 @@ class Stack:
                     )
                 )
                 tasks.append(asyncio.create_task(gateway.serve()))
+                self._gateway = gateway
                 while not gateway.started:
                     if tasks[-1].done():
                         await tasks[-1]
@@ -224,22 +255,38 @@ class Stack:
                     events_pid=self._events.pid if self._events else None,
                 )
                 self._announce(info)
+                profile.leave(
+                    profile.chosen(None),
+                    {
+                        "BROKER_GATEWAY_URL": info.gateway_url,
+                        "BROKER_TRACK_TOKEN": info.track_token,
+                        "BROKER_ADMIN_TOKEN": info.admin_token,
+                    },
+                    base,
+                    dummy_credentials=embedded or localstack,
+                )
                 if localstack and not await self._smoke(info, console):
                     code = int(ExitCode.FAILED)
                     self._stop.set()
                 await self._stop.wait()
-                console.print("[yellow]stopping:[/] gateway, scheduler, consumers (draining)…")
-                gateway.should_exit = True
-                scheduler.stop()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                with self.shutdown.step("gateway and scheduler stopped"):
+                    gateway.should_exit = True
+                    scheduler.stop()
+                    await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            await asyncio.to_thread(self._stop_consumers)
-            await asyncio.to_thread(self._stop_events)
-            if self._csp is not None:
-                await asyncio.to_thread(self._csp.stop)
-            if self._moto is not None:
-                await asyncio.to_thread(self._moto.stop)
-        console.print("[green]stopped[/]")
+            if (profile_path := profile.chosen(None)) is not None:
+                profile.remove(profile_path)
+            with self.shutdown.step("consumers drained and exited"):
+                await asyncio.to_thread(self._stop_consumers)
+            with self.shutdown.step("events reader stopped"):
+                await asyncio.to_thread(self._stop_events)
+            with self.shutdown.step("fake CSP and moto stopped"):
+                await asyncio.gather(
+                    asyncio.to_thread(self._csp.stop) if self._csp else asyncio.sleep(0),
+                    # its state lives in its memory and goes with it: no drain to wait for
+                    asyncio.to_thread(self._moto.stop, 0) if self._moto else asyncio.sleep(0),
+                )
+        self.shutdown.done()
         return code
 
     def _start_consumers(self, env: dict[str, str]) -> None:
@@ -250,6 +297,8 @@ class Stack:
             child_env = dict(env, BROKER_HTTP_PORT=str(port))
             # each child prefers its own share of the candidates (no cross-process races)
             child_env.setdefault("BROKER_CANDIDATE_SHARD", f"{i}/{self.options.consumers}")
+            if not self.options.aws:  # moto or LocalStack: local, polls cost nothing
+                child_env.setdefault("BROKER_WAIT_TIME_S", LOCAL_WAIT_TIME_S)
             self._children.append(spawn([sys.executable, "-m", "infra", "consumer"], env=child_env))
 
     def _stop_consumers(self) -> None:

@@ -9,6 +9,10 @@ Routes: ``routes/track.py``, ``routes/admin.py``, ``routes/health.py``, and
 ``routes/code.py`` (the reads that run in the read Lambda on AWS); what they share:
 ``gateway.py``. ``create_code_app`` is the read Lambda's app: the same middleware, error
 handlers and code routes, nothing else.
+
+With ``BROKER_TRACING`` on, each request is a SERVER span (FastAPI's instrumentation,
+health and metrics routes left out), each DynamoDB call a child of it, and an enqueue
+a PRODUCER span whose context the message carries to the consumer (``producers/enqueue``).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.middleware import Middleware
 
 from consumers.stores.tenants import TenantDirectory, TenantStore
+from consumers.stores.tracing import trace_aws_calls
 from producers.gateway.auth import Authenticator
 from producers.gateway.cursor import CursorCodec
 from producers.gateway.errors import install_error_handlers
@@ -43,6 +49,10 @@ from schemas.settings import GatewaySettings
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
+
+
+#: Probes and scrapes are not worth a trace each (FastAPI instrumentation's URL patterns).
+UNTRACED_PATHS = "/healthz,/readyz,/metrics"
 
 
 def _cursor_codec(settings: GatewaySettings) -> CursorCodec:
@@ -109,6 +119,8 @@ def _app(settings: GatewaySettings, metrics: GatewayMetrics, *, title: str, docs
         ],
     )
     install_error_handlers(app)
+    if settings.tracing != "off":
+        FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED_PATHS)
     return app
 
 
@@ -122,6 +134,8 @@ def create_app(
     """The gateway app on ready aiobotocore clients (the caller owns and closes them);
     ``clock`` is a test hook (tenant cache TTL and signed-token expiry)."""
     metrics = GatewayMetrics()
+    if settings.tracing != "off":
+        sqs, ddb = trace_aws_calls(sqs), trace_aws_calls(ddb)
     reads = _reads(settings, ddb=ddb, metrics=metrics, clock=clock)
     federation = None
     if settings.metrics_federate_urls:

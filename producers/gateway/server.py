@@ -15,6 +15,7 @@ from aiobotocore.config import AioConfig
 from fastapi import FastAPI
 
 from consumers.stores.clients import aws_clients, client_config
+from consumers.stores.tracing import configure_tracing
 from producers.gateway.app import create_app
 from schemas.settings import GatewaySettings
 
@@ -81,6 +82,7 @@ def uvicorn_config(app: FastAPI, **overrides: Any) -> uvicorn.Config:
 
 async def serve_gateway(settings: GatewaySettings, *, host: str, port: int) -> None:
     """Build the clients and the app from settings and serve until told to stop."""
+    configure_tracing(settings, service="sandbox-broker-gateway")
     async with aws_clients(settings, CLIENT_CONFIG) as aws:
         server = GatewayServer(create_app(settings, sqs=aws.sqs, ddb=aws.ddb), host=host, port=port)
         log.info("gateway_listening", url=server.url, docs=f"{server.url}/docs")

@@ -18,7 +18,10 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 def smoke(
     url: str = typer.Option(
-        ..., "--url", help="Base URL: http://127.0.0.1:8000, or the API Gateway stage URL."
+        ...,
+        "--url",
+        envvar="BROKER_GATEWAY_URL",
+        help="Base URL: http://127.0.0.1:8000, or the API Gateway stage URL.",
     ),
     token: str = typer.Option(..., "--token", envvar="BROKER_TRACK_TOKEN", help="A track token."),
     admin_token: str | None = typer.Option(

@@ -42,7 +42,16 @@ class RunningStack:
         return {"Authorization": f"Bearer {self.info['admin_token']}"}
 
 
-def start_stack(tmp: Path, *, pool_size: int, consumers: int = 1, env: dict | None = None):
+def start_stack(
+    tmp: Path,
+    *,
+    pool_size: int,
+    consumers: int = 1,
+    env: dict | None = None,
+    scheduler: bool = False,
+    wait_time_s: str | None = "1",
+):
+    """``up`` in its own process group; ``wait_time_s=None`` keeps ``up``'s own default."""
     ready = tmp / "ready.json"
     log = tmp / "stack.log"
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_"))}
@@ -50,7 +59,9 @@ def start_stack(tmp: Path, *, pool_size: int, consumers: int = 1, env: dict | No
         BROKER_LOG_FORMAT="json",
         BROKER_LOG_LEVEL="INFO",
         BROKER_SHUTDOWN_TIMEOUT_S="10",
-        BROKER_WAIT_TIME_S="1",
+        # the profile `up` leaves goes here, not into the developer's .venv
+        SANDBOX_BROKER_PROFILE=str(tmp / "profile.json"),
+        **({} if wait_time_s is None else {"BROKER_WAIT_TIME_S": wait_time_s}),
         **(env or {}),
     )
     with log.open("wb") as out:
@@ -68,7 +79,7 @@ def start_stack(tmp: Path, *, pool_size: int, consumers: int = 1, env: dict | No
                 str(consumers),
                 "--consumer-port",
                 "0",
-                "--no-scheduler",
+                "--scheduler" if scheduler else "--no-scheduler",
                 "--ready-file",
                 str(ready),
             ],

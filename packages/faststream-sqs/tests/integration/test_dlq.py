@@ -51,7 +51,13 @@ async def test_a_failing_message_reaches_the_dlq_after_max_receive_count(
     broker, _ = await make_broker()
     deliveries: list[tuple[int, bool]] = []
 
-    @broker.subscriber(queue.name, wait_time_s=1, visibility_timeout_s=1, max_attempts=1)
+    # A failure redrives at once (visibility 0), so the visibility timeout does not pace
+    # this test; it only has to outlast the machine's stalls. It was 1 s: a loop stalled
+    # past the heartbeat's renewal (at half of it) let the held message lapse, a second
+    # receive took it, and SQS dead-lettered it before the handler saw it again —
+    # deliveries [(1, False)], about half the runs under load (a 1.5 s stall in the handler
+    # reproduces it every time). With 30 s no stall a test survives reaches a lapse.
+    @broker.subscriber(queue.name, wait_time_s=1, visibility_timeout_s=30, max_attempts=1)
     async def handle(item: Item, msg: SQSMessage) -> None:
         deliveries.append((msg.receive_count, msg.last_receive))
         raise RuntimeError("always")
