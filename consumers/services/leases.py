@@ -93,14 +93,18 @@ class LeaseService:
         raise StoreConflictError(f"the lease of {msg.sandbox_id} kept changing; retry later")
 
     def _refusal(self, msg: ExtendMessage, current: Sandbox | None) -> SandboxError | None:
-        if current is None:
-            return SandboxNotFoundError(f"sandbox {msg.sandbox_id} does not exist")
+        # Unknown or another track's: one answer, as release and GET give, so an extend tells
+        # a stranger nothing about which sandboxes exist.
         if (
-            current.status is not SandboxStatus.ALLOCATED
+            current is None
             or current.allocated_to_track != msg.track_id
             or current.tenant != msg.tenant
         ):
-            return NotSandboxOwnerError(f"sandbox {msg.sandbox_id} is not allocated to this track")
+            return SandboxNotFoundError(f"sandbox {msg.sandbox_id} not found for this track")
+        if current.status is not SandboxStatus.ALLOCATED:
+            return NotSandboxOwnerError(
+                f"sandbox {msg.sandbox_id} is no longer allocated to this track"
+            )
         return None
 
     def _expiry(self, sandbox: Sandbox) -> float:
@@ -114,6 +118,7 @@ class LeaseService:
             request_id=msg.request_id,
             action=msg.type,
             track_id=msg.track_id,
+            tenant=msg.tenant,
             result=result.model_dump(mode="json"),
             attempts=attempts,
         )
@@ -135,6 +140,7 @@ class LeaseService:
             request_id=msg.request_id,
             action=msg.type,
             track_id=msg.track_id,
+            tenant=msg.tenant,
             error=error,
             attempts=attempts,
         )

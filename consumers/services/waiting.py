@@ -138,6 +138,7 @@ class WaiterPump:
             request_id=msg.request_id,
             action=msg.type,
             track_id=msg.track_id,
+            tenant=msg.tenant,
             error=NoSandboxesAvailableError(
                 f"no sandbox became available within {msg.wait_for_sandbox_s} s"
                 + (f" with name prefix {msg.name_prefix!r}" if msg.name_prefix else "")

@@ -150,9 +150,13 @@ async def test_only_the_owner_extends(alloc_env) -> None:
     await alloc_env.service().release(release_message("track-a", sid))
     released = await svc.extend(extend("track-a", sid, 600))
 
-    assert other.error.code is ErrorCode.NOT_SANDBOX_OWNER
-    assert other_tenant.error.code is ErrorCode.NOT_SANDBOX_OWNER
+    # a stranger (another track, or the same track id in another tenant) learns no more
+    # than an unknown id tells: one code, one message shape
+    assert other.error.code is ErrorCode.SANDBOX_NOT_FOUND
+    assert other_tenant.error.code is ErrorCode.SANDBOX_NOT_FOUND
     assert unknown.error.code is ErrorCode.SANDBOX_NOT_FOUND
+    assert other.error.message == unknown.error.message.replace("sbx-nope", sid)
+    assert other_tenant.tenant == "acme"  # its own tenant's track can read the reply
     assert released.error.code is ErrorCode.NOT_SANDBOX_OWNER
     assert (await alloc_env.pool.get_sandbox(sid)).expires_at == pytest.approx(got["expires_at"])
 
