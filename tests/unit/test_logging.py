@@ -92,7 +92,10 @@ def test_redactor_keeps_ordinary_text_and_replaces_known_secrets_in_every_encodi
     assert redactor.redact("short words stay") == "short words stay"
     for shown in (TOKEN, quote(TOKEN, safe=""), f"b'{TOKEN}'"):
         assert TOKEN not in redactor.redact(shown)
-    assert redactor.redact("bearer abc.def") == f"bearer {REDACTED}"
+    assert redactor.redact("bearer abc.defgh") == f"bearer {REDACTED}"
+    assert redactor.redact(f"Authorization: Bearer {TOKEN}") == f"Authorization: Bearer {REDACTED}"
+    prose = "missing or invalid bearer token; the token may not use this route"
+    assert redactor.redact(prose) == prose
 
 
 def test_no_cli_prints_rich_tracebacks_with_locals() -> None:
