@@ -34,7 +34,9 @@ REDACTED: Final = "[REDACTED]"
 #: project speaks: Bearer for tracks and admins, Token for the CSP, Basic for good measure)
 #: and a signed track token anywhere.
 _SHAPES: Final = (
-    (re.compile(r"(?i)\b(bearer|token|basic)(\s+|%20|\+)[^\s'\",;)\]}\\]+"), rf"\1\2{REDACTED}"),
+    # 8+ characters (16+ after "Token"), so prose such as "missing bearer token" stays.
+    (re.compile(r"(?i)\b(bearer|basic)(\s+|%20|\+)[^\s'\",;)\[\]}\\]{8,}"), rf"\1\2{REDACTED}"),
+    (re.compile(r"(?i)\b(token)(\s+|%20|\+)[A-Za-z0-9._~+/=-]{16,}"), rf"\1\2{REDACTED}"),
     (re.compile(r"\bsbt1\.[A-Za-z0-9_\-=.]+"), f"sbt1.{REDACTED}"),
 )
 #: Environment variables whose values are secrets (settings are BROKER_-prefixed).

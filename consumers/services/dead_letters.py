@@ -198,7 +198,7 @@ class DeadLetterSweeper:
         # A metric label and the reply's action: one of the message types, never the text
         # a dead letter happens to carry.
         action = fields.get("type")
-        action = action if action in MESSAGE_TYPES else "unknown"
+        action = action if isinstance(action, str) and action in MESSAGE_TYPES else "unknown"
         record = self.factory.dead_lettered(
             request_id=request_id,
             action=action,

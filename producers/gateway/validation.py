@@ -60,8 +60,9 @@ ALLOWED_REQUEST_HEADERS: Final = (
 OPTIONAL_HEADER_PATTERN: Final = HEADER_VALUE_PATTERN.replace("{1,128}", "{0,128}")
 OPTIONAL_PREFIX_PATTERN: Final = NAME_PREFIX_PATTERN.replace("{1,64}", "{0,64}")
 
-#: An empty POST body: nothing but whitespace, or `{}` with JSON whitespace inside.
-EMPTY_BODY: Final = re.compile(rb"\s*(?:\{[ \t\n\r]*\}\s*)?")
+#: An empty POST body: blank, or `{}` with blanks around and inside, "blank" being what
+#: Java's trim() removes (bytes up to 0x20), as API Gateway's template decides (prelude.vtl).
+EMPTY_BODY: Final = re.compile(rb"[\x00-\x20]*(?:\{[\x00-\x20]*\}[\x00-\x20]*)?")
 PAGE_LIMIT_DEFAULT: Final = 50
 PAGE_LIMIT_MAX: Final = 100
 #: The order in which an unfiltered listing walks the statuses (part of the cursor).

@@ -7,15 +7,14 @@ way the processes do (``configure_logging``, both formats) and read what reaches
 
 from __future__ import annotations
 
-import io
 import logging
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 import structlog
 
-from infra.logging import REDACTED, Redactor, configure_logging
+from infra.logging import REDACTED, LogFormat, Redactor
+from tests.logs import rendered_logs
 
 #: A track token as the settings hold it, and a signed track token (sbt1.<claims>.<mac>).
 TOKEN = "trk-9f2c1d7e4b8a6c3f0e5d2a1b"
@@ -25,23 +24,20 @@ UNKNOWN = "shaped-like-nothing-0123456789"
 
 
 @pytest.fixture
-def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """What the root handler configure_logging installs writes, and the handlers restored."""
+def secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BROKER_TRACK_TOKEN", TOKEN)
-    root = logging.getLogger()
-    saved, level = root.handlers[:], root.level
-    out = io.StringIO()
-    yield out
-    root.handlers[:] = saved
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
-def _configure(fmt: str, out: io.StringIO) -> None:
-    configure_logging(fmt, "INFO")  # type: ignore[arg-type]
-    handler = logging.getLogger().handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(out)
+def _log_secrets_everywhere(fmt: str) -> None:
+    log = structlog.get_logger(f"tests.logging.{fmt}")
+    try:
+        _fail_with_secrets_in_locals()
+    except RuntimeError:
+        log.exception("unhandled_error", authorization=f"Bearer {OTHER}", path="/v1/allocate")
+        logging.getLogger(f"stdlib.{fmt}").exception("stdlib side: %s", TOKEN)
+    log.info("plain", token=TOKEN, signed=SIGNED, quoted=quote(f"Bearer {OTHER}"))
+    log.warning("csp_failed", header=f"Authorization: Token {OTHER}")
+    log.info("by_name", csp_token=UNKNOWN, authorization=UNKNOWN, token_id="tok_1")
 
 
 def _fail_with_secrets_in_locals() -> None:
@@ -53,17 +49,10 @@ def _fail_with_secrets_in_locals() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["console", "json"])
-def test_no_token_in_any_line_or_traceback(fmt: str, stderr: io.StringIO) -> None:
-    _configure(fmt, stderr)
-    log = structlog.get_logger(f"tests.logging.{fmt}")
-    try:
-        _fail_with_secrets_in_locals()
-    except RuntimeError:
-        log.exception("unhandled_error", authorization=f"Bearer {OTHER}", path="/v1/allocate")
-        logging.getLogger(f"stdlib.{fmt}").exception("stdlib side: %s", TOKEN)
-    log.info("plain", token=TOKEN, signed=SIGNED, quoted=quote(f"Bearer {OTHER}"))
-    log.warning("csp_failed", header=f"Authorization: Token {OTHER}")
-    log.info("by_name", csp_token=UNKNOWN, authorization=UNKNOWN, token_id="tok_1")
+@pytest.mark.usefixtures("secret_env")
+def test_no_token_in_any_line_or_traceback(fmt: LogFormat) -> None:
+    with rendered_logs(fmt, "INFO") as stderr:
+        _log_secrets_everywhere(fmt)
     text = stderr.getvalue()
     assert "RuntimeError" in text and "unhandled_error" in text and "csp_failed" in text
     assert "_fail_with_secrets_in_locals" in text  # the traceback is there, only redacted
@@ -73,12 +62,13 @@ def test_no_token_in_any_line_or_traceback(fmt: str, stderr: io.StringIO) -> Non
     assert REDACTED in text
 
 
-def test_console_tracebacks_show_no_locals(stderr: io.StringIO) -> None:
-    _configure("console", stderr)
-    try:
-        _fail_with_secrets_in_locals()
-    except RuntimeError:
-        structlog.get_logger("tests.logging.frames").exception("boom")
+@pytest.mark.usefixtures("secret_env")
+def test_console_tracebacks_show_no_locals() -> None:
+    with rendered_logs("console", "INFO") as stderr:
+        try:
+            _fail_with_secrets_in_locals()
+        except RuntimeError:
+            structlog.get_logger("tests.logging.frames").exception("boom")
     text = stderr.getvalue()
     assert "_fail_with_secrets_in_locals" in text
     assert "only-in-a-local" not in text
@@ -92,7 +82,10 @@ def test_redactor_keeps_ordinary_text_and_replaces_known_secrets_in_every_encodi
     assert redactor.redact("short words stay") == "short words stay"
     for shown in (TOKEN, quote(TOKEN, safe=""), f"b'{TOKEN}'"):
         assert TOKEN not in redactor.redact(shown)
-    assert redactor.redact("bearer abc.def") == f"bearer {REDACTED}"
+    assert redactor.redact("bearer abc.defgh") == f"bearer {REDACTED}"
+    assert redactor.redact(f"Authorization: Bearer {TOKEN}") == f"Authorization: Bearer {REDACTED}"
+    prose = "missing or invalid bearer token; the token may not use this route"
+    assert redactor.redact(prose) == prose
 
 
 def test_no_cli_prints_rich_tracebacks_with_locals() -> None:
@@ -105,3 +98,18 @@ def test_no_cli_prints_rich_tracebacks_with_locals() -> None:
 
     for app in (root, gateway_app, track_app, loadgen_app, ops):
         assert not (app.pretty_exceptions_enable and app.pretty_exceptions_show_locals), app.info
+
+
+def test_configuring_logging_in_a_test_leaves_capture_logs_working() -> None:
+    """The process's logging inside a test is undone: loggers that were used meanwhile
+    are not left bound to it (later tests' capture_logs would see nothing)."""
+    from structlog.testing import capture_logs
+
+    from producers.gateway import middleware
+
+    with rendered_logs("json", "INFO") as stderr:
+        middleware.log.info("inside")
+    with capture_logs() as logs:
+        middleware.log.info("after")
+    assert "inside" in stderr.getvalue()
+    assert [e["event"] for e in logs] == ["after"]

@@ -241,7 +241,7 @@ async def test_one_poisonous_dead_letter_does_not_abort_the_sweep(alloc_env, sqs
     for n, msg in enumerate(later):
         await _to_dlq(sqs, dlq, msg.model_dump_json(), group="track-poison", dedup=f"l{n}")
     invented = allocate_message("track-odd")
-    odd = {**json.loads(invented.model_dump_json()), "type": "zq" * 16}
+    odd = {**json.loads(invented.model_dump_json()), "type": ["zq" * 16]}  # not even a str
     await _to_dlq(sqs, dlq, json.dumps(odd), group="track-odd", dedup="o")
     registry = CollectorRegistry()
 

@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import random
 import string
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 
-from infra.logging import configure_logging
 from producers.gateway import create_app
 from producers.gateway.server import GatewayServer
 from schemas.settings import CommonSettings
 from tests.integration.gateway.helpers import ADMIN, TRACK, gateway_settings
 from tests.integration.gateway.test_schemathesis import case_token, generate_cases, send_case
+from tests.logs import rendered_logs
 
 pytestmark = pytest.mark.integration
 
@@ -124,19 +122,10 @@ async def _send_raw(url: str, request: bytes) -> int | None:
 
 
 @pytest.fixture
-def captured_logs() -> AsyncIterator[io.StringIO]:
+def captured_logs() -> Iterator[io.StringIO]:
     """Everything the process logs, as rendered (JSON lines, redaction included)."""
-    root = logging.getLogger()
-    saved, level = root.handlers[:], root.level
-    configure_logging("json", "DEBUG")
-    stream = io.StringIO()
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-    yield stream  # type: ignore[misc]
-    root.handlers[:] = saved
-    root.setLevel(level)
-    structlog.reset_defaults()
+    with rendered_logs("json", "DEBUG") as stream:
+        yield stream
 
 
 async def test_hostile_input_gets_no_5xx_and_leaks_no_token(

@@ -35,6 +35,15 @@ async def test_a_deeply_nested_body_is_400_not_500(
     assert fake_sqs.sent == []
 
 
+@pytest.mark.parametrize("body", [b"\x00", b"\t{\x0b}\x0c", b" {  } \r\n"])
+async def test_blank_bodies_are_what_api_gateways_template_calls_blank(
+    client: httpx.AsyncClient, fake_sqs: FakeSQS, body: bytes
+) -> None:
+    """Blank = what Java's trim() removes (bytes up to 0x20), as infra/apigw/prelude.vtl."""
+    response = await client.post("/v1/allocate", headers=track_headers(), content=body)
+    assert response.status_code == 202, response.text
+
+
 @pytest.mark.parametrize(
     "query", [f"limit={HUGE_LIMIT}", f"limit=0{HUGE_LIMIT}", f"limit={'0' * 5_000}1"]
 )
