@@ -145,9 +145,8 @@ async def test_a_message_with_an_xray_trace_header_continues_that_trace(
     """As API Gateway's SQS integration sends it on AWS (X-Ray on the stage): no traceparent
     attribute, SQS's AWSTraceHeader system attribute instead."""
     names = provisioned.names
-    pool = PoolStore(
-        ddb, table=names.pool_table, replies=ReplyStore(ddb, table=names.replies_table)
-    )
+    replies = ReplyStore(ddb, table=names.replies_table)
+    pool = PoolStore(ddb, table=names.pool_table, replies=replies)
     assert await pool.put_available(sandbox(0))
     epoch = f"{int(time.time()):08x}"
     root, parent = f"1-{epoch}-{'ab' * 12}", "53995c3f42cd8ad8"
