@@ -15,9 +15,10 @@ the CloudWatch agent can forward them to X-Ray. ``OTEL_SERVICE_NAME`` and
 ``trace_aws_calls``: a client span per AWS call (``DynamoDB TransactWriteItems``, ...).
 
 Registered on botocore's ``before-parameter-build`` / ``after-call`` events of one
-aiobotocore client, so it works for any client this project opens, without patching aiobotocore. The
-span is a child of whatever span is current when the call is made (a gateway request, a
-consumer's message), and carries the operation, the table or queue and the outcome. With
+aiobotocore client, so it works for any client this project opens, without patching
+aiobotocore. The span is a child of whatever span is current when the call is made (a
+gateway request, a consumer's message; a call outside any, such as a gauge's sample,
+makes none), and carries the operation, the table or queue and the outcome. With
 no tracer provider configured the tracer is OpenTelemetry's no-op one.
 """
 
@@ -83,6 +84,8 @@ def trace_aws_calls(client: C, *, tracer_provider: trace.TracerProvider | None =
     event_name = service_id.hyphenize()
 
     def before(*, model: Any, params: Any, context: dict[str, Any], **_: Any) -> None:
+        if not trace.get_current_span().get_span_context().is_valid:
+            return  # background work (gauges, sweeps) is not a trace of its own per call
         attributes: dict[str, str | list[str]] = {
             "rpc.system": "aws-api",
             "rpc.service": service,

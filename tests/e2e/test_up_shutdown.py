@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra.embedded.shutdown import REPEAT_SIGNAL_S
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import RunningStack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,11 +45,9 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.05)  # polling another process's output and state; no event to wait on
 
 
-def test_an_idle_stack_stops_within_3_s_of_ctrl_c(tmp_path) -> None:
-    # GIVEN `up` as a user starts it (scheduler on, its own long-poll default), idle
-    stack = start_stack(tmp_path, pool_size=3, scheduler=True, wait_time_s=None)
-    budget = _budget()
-    # WHEN Ctrl-C reaches the process group
+def _ctrl_c(stack: RunningStack) -> tuple[int, float]:
+    """SIGINT to the stack's process group, as a terminal sends it; (exit code, seconds
+    from the signal to the exit)."""
     began = time.monotonic()
     os.killpg(stack.process.pid, signal.SIGINT)
     try:
@@ -57,7 +55,15 @@ def test_an_idle_stack_stops_within_3_s_of_ctrl_c(tmp_path) -> None:
     finally:
         if stack.process.poll() is None:
             os.killpg(stack.process.pid, signal.SIGKILL)
-    took = time.monotonic() - began
+    return code, time.monotonic() - began
+
+
+def test_an_idle_stack_stops_within_3_s_of_ctrl_c(tmp_path) -> None:
+    # GIVEN `up` as a user starts it (scheduler on, its own long-poll default), idle
+    stack = start_stack(tmp_path, pool_size=3, scheduler=True, wait_time_s=None)
+    budget = _budget()
+    # WHEN Ctrl-C reaches the process group
+    code, took = _ctrl_c(stack)
     log = stack.log.read_text()
     # THEN it said what was draining, stopped cleanly and within the budget
     assert "stopping: draining" in log
@@ -74,14 +80,7 @@ def test_a_second_ctrl_c_stops_at_once_and_says_what_it_abandoned(tmp_path) -> N
     _wait_for(lambda: "stopping: draining" in stack.log.read_text(), 30, "the drain")
     # WHEN a second Ctrl-C comes during the drain, a distinct keypress (REPEAT_SIGNAL_S)
     time.sleep(REPEAT_SIGNAL_S + 0.1)  # the gap between two keypresses, not a wait
-    began = time.monotonic()
-    os.killpg(stack.process.pid, signal.SIGINT)
-    try:
-        code = stack.process.wait(timeout=30)
-    finally:
-        if stack.process.poll() is None:
-            os.killpg(stack.process.pid, signal.SIGKILL)
-    took = time.monotonic() - began
+    code, took = _ctrl_c(stack)
     log = stack.log.read_text()
     # THEN it stopped at once (130, as an interrupted command), naming what it abandoned
     assert code == 130, log[-2000:]

@@ -1,5 +1,7 @@
 """API Gateway's mapping templates, rendered with airspeed, build exactly the contract's messages.
 
+(Over 400 lines: one case table per template, and the templates are one unit under test.)
+
 The templates are taken from the evaluated Terraform (what API Gateway would receive), not
 from the .vtl files directly, so the Terraform wiring is under test too. The expected
 message is what the local gateway enqueues for the same request:

@@ -1,4 +1,7 @@
-"""The track client: enqueue, poll with capped backoff, honour Retry-After, typed errors (respx)."""
+"""The track client: enqueue, poll with capped backoff, honour Retry-After, typed errors (respx).
+
+(Over 400 lines: the SDK and its CLI share fixtures and the fake gateway they are tested on.)
+"""
 
 from __future__ import annotations
 

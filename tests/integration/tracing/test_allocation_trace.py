@@ -7,6 +7,7 @@ the test follows their parent links from the consumer's DynamoDB write back to t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,7 @@ from consumers.stores.pool import PoolStore
 from consumers.stores.replies import ReplyStore
 from producers.gateway import create_app
 from schemas.settings import CommonSettings, ConsumerSettings
-from tests.factories import sandbox, wait_until
+from tests.factories import allocate_message, sandbox, wait_until
 from tests.integration.gateway.helpers import gateway_settings, track
 
 pytestmark = pytest.mark.integration
@@ -44,6 +45,18 @@ def spans() -> Iterator[InMemorySpanExporter]:
     _EXPORTER.clear()
 
 
+def _consumer_settings(provisioned: CommonSettings, moto_url: str) -> ConsumerSettings:
+    return ConsumerSettings(
+        name_prefix=provisioned.name_prefix,
+        aws_endpoint_url=moto_url,
+        wait_time_s=1,
+        shutdown_timeout_s=5,
+        csp_base_url="http://127.0.0.1:9/api",  # allocation never calls the CSP
+        csp_token="unused-in-this-test",
+        tracing="console",  # the switch; the `spans` fixture installed the provider
+    )
+
+
 def _parent_chain(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
     chain = [span]
     while chain[-1].parent is not None and chain[-1].parent.span_id in by_id:
@@ -52,24 +65,21 @@ def _parent_chain(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[Re
 
 
 async def test_an_allocation_is_one_trace_from_post_to_reply_write(
-    spans: InMemorySpanExporter, provisioned: CommonSettings, sqs: Any, ddb: Any, moto_url: str
+    spans: InMemorySpanExporter,
+    provisioned: CommonSettings,
+    sqs: Any,
+    ddb: Any,
+    moto_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # an operator capturing every request header must still never see a token in a span
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", ".*")
     names = provisioned.names
     pool = PoolStore(
         ddb, table=names.pool_table, replies=ReplyStore(ddb, table=names.replies_table)
     )
     assert await pool.put_available(sandbox(0))
-    consumer = Consumer(
-        ConsumerSettings(
-            name_prefix=provisioned.name_prefix,
-            aws_endpoint_url=moto_url,
-            wait_time_s=1,
-            shutdown_timeout_s=5,
-            csp_base_url="http://127.0.0.1:9/api",  # allocation never calls the CSP
-            csp_token="unused-in-this-test",
-            tracing="console",  # the switch; this test installed its own provider
-        )
-    )
+    consumer = Consumer(_consumer_settings(provisioned, moto_url))
     app = create_app(gateway_settings(provisioned, tracing="console"), sqs=sqs, ddb=ddb)
     transport = httpx.ASGITransport(app=app)
     async with (
@@ -130,7 +140,48 @@ async def test_an_allocation_is_one_trace_from_post_to_reply_write(
         and s.parent.span_id == publish.context.span_id
         for s in finished
     )
-    # no span carries a token
+    # headers were captured, and no span carries a token
+    assert post.attributes.get("http.request.header.authorization") == ("[REDACTED]",)
     for s in finished:
         for value in (s.attributes or {}).values():
             assert "it-track-token" not in str(value)
+
+
+async def test_a_message_with_an_xray_trace_header_continues_that_trace(
+    spans: InMemorySpanExporter, provisioned: CommonSettings, sqs: Any, ddb: Any, moto_url: str
+) -> None:
+    """As API Gateway's SQS integration sends it on AWS (X-Ray on the stage): no traceparent
+    attribute, SQS's AWSTraceHeader system attribute instead."""
+    names = provisioned.names
+    replies = ReplyStore(ddb, table=names.replies_table)
+    pool = PoolStore(ddb, table=names.pool_table, replies=replies)
+    assert await pool.put_available(sandbox(0))
+    epoch = f"{int(time.time()):08x}"
+    root, parent = f"1-{epoch}-{'ab' * 12}", "53995c3f42cd8ad8"
+    message = allocate_message("xray-1")
+    url = (await sqs.get_queue_url(QueueName=names.requests_queue))["QueueUrl"]
+    await sqs.send_message(
+        QueueUrl=url,
+        MessageBody=message.model_dump_json(),
+        MessageGroupId=message.track_id,
+        MessageDeduplicationId=message.request_id,
+        MessageAttributes={"type": {"DataType": "String", "StringValue": "allocate"}},
+        MessageSystemAttributes={
+            "AWSTraceHeader": {
+                "DataType": "String",
+                "StringValue": f"Root={root};Parent={parent};Sampled=1",
+            }
+        },
+    )
+    consumer = Consumer(_consumer_settings(provisioned, moto_url))
+    async with consumer.lifespan():
+        await consumer.broker.start()
+        try:
+            await wait_until(lambda: replies.get(message.request_id), 30, what="the reply")
+        finally:
+            await consumer.broker.stop()
+    process = next(
+        s for s in spans.get_finished_spans() if s.name == f"{names.requests_queue} process"
+    )
+    assert f"{process.context.trace_id:032x}" == f"{epoch}{'ab' * 12}"
+    assert process.parent is not None and f"{process.parent.span_id:016x}" == parent

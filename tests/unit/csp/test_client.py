@@ -1,4 +1,7 @@
-"""CspClient against respx: pagination, retries, Retry-After, deletes, malformed answers."""
+"""CspClient against respx: pagination, retries, Retry-After, deletes, malformed answers.
+
+(Over 400 lines: one module per client under test, as consumers/csp/client.py is one client.)
+"""
 
 from __future__ import annotations
 
