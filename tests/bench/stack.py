@@ -188,8 +188,13 @@ def start_stack(
     pool_size: int,
     consumers: int = 1,
     env: dict[str, str] | None = None,
+    events: bool = False,
 ) -> BenchStack:
-    """`up --no-scheduler` with our tokens; returns once its ready file is written."""
+    """`up --no-scheduler` with our tokens; returns once its ready file is written.
+
+    Without the events reader unless ``events``: the figures are the request path's (on AWS
+    history and events are the stream Lambda's work, not the consumers' or the table's
+    request traffic), comparable with the runs before v2."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready.json"
     ready.unlink(missing_ok=True)
@@ -217,6 +222,7 @@ def start_stack(
         "--consumers",
         str(consumers),
         "--no-scheduler",
+        *([] if events else ["--no-events"]),
         "--ready-file",
         str(ready),
     ]
