@@ -63,13 +63,24 @@ class StreamReader:
     _shards_read_at: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read until ``stop`` is set (a batch in hand is finished first)."""
+        """Read until ``stop`` is set. A batch still being published then (a webhook that is
+        down) is abandoned before its checkpoint: the next start publishes it again."""
         log.info("events_reader_started", table=self.table)
-        while not stop.is_set():
-            read = await self.poll_once()
-            if read == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                poll = asyncio.ensure_future(self.poll_once())
+                await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not poll.done():
+                    poll.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await poll
+                    break
+                if poll.result() == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(stopped), IDLE_POLL_S)
+        finally:
+            stopped.cancel()
         log.info("events_reader_stopped", table=self.table)
 
     async def poll_once(self) -> int:
