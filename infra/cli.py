@@ -125,6 +125,9 @@ def up_cmd(
     pool_size: int = typer.Option(200, min=0, help="Sandboxes the fake CSP starts with."),
     consumers: int = typer.Option(1, min=1, max=16, help="Consumer processes to run."),
     scheduler: bool = typer.Option(True, help="Run the job scheduler."),
+    events: bool = typer.Option(
+        True, help="Run the events reader (v2: lease history and events from the stream)."
+    ),
     aws: bool = typer.Option(False, "--aws", help="Use real AWS (credentials from the env)."),
     localstack: bool = typer.Option(
         False,
@@ -183,6 +186,7 @@ def up_cmd(
                 pool_size=pool_size,
                 consumers=consumers,
                 scheduler=scheduler,
+                events=events,
                 aws=aws,
                 localstack=localstack,
                 ready_file=ready_file,

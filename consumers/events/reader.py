@@ -32,6 +32,8 @@ log = structlog.get_logger(__name__)
 #: Wait between polls of a stream that had nothing new (a busy stream is read back to back).
 IDLE_POLL_S: Final = 0.25
 RECORDS_PER_CALL: Final = 1000
+#: How often the shard list is read again (shards split every few hours on AWS).
+SHARD_REFRESH_S: Final = 10.0
 #: Iterators that a restart or a long outage can leave unusable: read again from the
 #: checkpoint (or the oldest record).
 _STALE_ITERATOR: Final = frozenset({"ExpiredIteratorException", "TrimmedDataAccessException"})
@@ -55,23 +57,40 @@ class StreamReader:
     history: HistoryStore
     publish: Publish
     clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
     _stream_arn: str | None = None
     _shards: dict[str, _Shard] = field(default_factory=dict)
+    _shards_read_at: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read until ``stop`` is set (a batch in hand is finished first)."""
+        """Read until ``stop`` is set. A batch still being published then (a webhook that is
+        down) is abandoned before its checkpoint: the next start publishes it again."""
         log.info("events_reader_started", table=self.table)
-        while not stop.is_set():
-            read = await self.poll_once()
-            if read == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                poll = asyncio.ensure_future(self.poll_once())
+                await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not poll.done():
+                    poll.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await poll
+                    break
+                if poll.result() == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(stopped), IDLE_POLL_S)
+        finally:
+            stopped.cancel()
         log.info("events_reader_stopped", table=self.table)
 
     async def poll_once(self) -> int:
         """One pass over every open shard; how many records were read."""
         arn = await self._arn()
-        await self._refresh_shards(arn)
+        stale = self._shards_read_at is None
+        stale = stale or self.monotonic() - (self._shards_read_at or 0) >= SHARD_REFRESH_S
+        if stale or all(s.closed for s in self._shards.values()):
+            await self._refresh_shards(arn)
+            self._shards_read_at = self.monotonic()
         read = 0
         for shard in self._ordered():
             if shard.closed:

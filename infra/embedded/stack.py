@@ -77,6 +77,8 @@ class StackOptions:
     pool_size: int = 200
     consumers: int = 1
     scheduler: bool = True
+    #: v2: run the events reader (`sandbox-broker events`).
+    events: bool = True
     aws: bool = False
     ready_file: Path | None = None
     consumer_http_port: int = 8001
@@ -201,7 +203,8 @@ class Stack:
                 )
                 # v2: the events reader (history, lease events) reads the stream from its
                 # start, so what the consumers do from now on is all recorded.
-                self._events = spawn([sys.executable, "-m", "infra", "events"], env=env)
+                if self.options.events:
+                    self._events = spawn([sys.executable, "-m", "infra", "events"], env=env)
                 self._start_consumers(env)
                 # The seeds' runbook reads the pool from the API: the gateway's /metrics
                 # also serves the consumers' broker_* series (each once).

@@ -195,9 +195,14 @@ def start_stack(
     consumers: int = 1,
     env: dict[str, str] | None = None,
     scheduler: bool = False,
+    events: bool = False,
 ) -> BenchStack:
     """`up --no-scheduler` (or with its scheduler) with our tokens; returns once its ready
-    file is written."""
+    file is written.
+
+    Without the events reader unless ``events``: the figures are the request path's (on AWS
+    history and events are the stream Lambda's work, not the consumers' or the table's
+    request traffic), comparable with the runs before v2."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready.json"
     ready.unlink(missing_ok=True)
@@ -225,6 +230,7 @@ def start_stack(
         "--consumers",
         str(consumers),
         *([] if scheduler else ["--no-scheduler"]),
+        *([] if events else ["--no-events"]),
         "--ready-file",
         str(ready),
     ]

@@ -23,6 +23,8 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "consumer": ConsumerSettings,
     "scheduler": SchedulerSettings,
     "gateway": GatewaySettings,
+    # v2: `sandbox-broker events` reads the consumer's settings (webhook, history TTL).
+    "events": ConsumerSettings,
     # `sandbox-broker fake-csp` reads the token the consumer sends (BROKER_CSP_TOKEN).
     "fake-csp": ConsumerSettings,
     # `sandbox-broker smoke` reads the gateway's tokens as its --token / --admin-token.

@@ -29,6 +29,7 @@ def test_there_is_one_module_per_resource_group() -> None:
         "secrets",
         "read_lambda",
         "waf",
+        "events",
     }
     for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
         assert (TERRAFORM_DIR / name).is_file(), name

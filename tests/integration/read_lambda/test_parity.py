@@ -257,3 +257,56 @@ async def test_a_forged_cursor_is_400_on_both_hosts(
         assert here.json()["error"]["code"] == ErrorCode.INVALID_REQUEST
         assert "cursor" in here.json()["error"]["message"]
         assert_same(here, there)
+
+
+HISTORY = "/v1/admin/sandboxes/sbx-00001/history"
+HISTORY_CASES = [
+    Case("history", HISTORY, as_admin()),
+    Case("history page", HISTORY, as_admin(), [("limit", "2")]),
+    Case("history of an unknown sandbox", "/v1/admin/sandboxes/sbx-99999/history", as_admin()),
+    Case("history, track token", HISTORY, as_track(), status=403),
+    Case("history, no token", HISTORY, status=401),
+    Case("history, status", HISTORY, as_admin(), [("status", "allocated")], status=400),
+    Case("history, garbled cursor", HISTORY, as_admin(), [("cursor", "x.y")], status=400),
+    Case("history, bad id", "/v1/admin/sandboxes/a%20b/history", as_admin(), status=400),
+    Case("history, a wrong method", HISTORY, as_admin(), method="POST", status=405),
+]
+
+
+@pytest.fixture
+async def leases(local: GatewayEnv) -> None:
+    from consumers.stores.history import CloseLease, HistoryStore, OpenLease
+    from schemas.events import LeaseRecord
+
+    history = HistoryStore(local.ddb, table=local.settings.names.pool_table)
+    for n in range(3):
+        at = 1_790_000_000.0 + n * 3600
+        await history.apply(
+            OpenLease(LeaseRecord(sandbox_id="sbx-00001", track_id=f"t{n}", allocated_at=at))
+        )
+        await history.apply(CloseLease("sbx-00001", at, at + 60, "released"))
+
+
+@pytest.mark.usefixtures("leases")
+@pytest.mark.parametrize("case", HISTORY_CASES, ids=[c.name for c in HISTORY_CASES])
+async def test_the_history_is_the_same_on_both_hosts(
+    local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent, case: Case
+) -> None:
+    here, there = await both(local, invoke, proxy_event, case)
+    assert here.status == case.status, here.body
+    assert_same(here, there)
+
+
+@pytest.mark.usefixtures("leases")
+async def test_a_history_cursor_crosses_between_the_hosts(
+    local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent
+) -> None:
+    first, _ = await both(
+        local, invoke, proxy_event, Case("p", HISTORY, as_admin(), [("limit", "2")])
+    )
+    cursor = first.json()["next_cursor"]
+    here, there = await both(
+        local, invoke, proxy_event, Case("p2", HISTORY, as_admin(), [("cursor", cursor)])
+    )
+    assert_same(here, there)
+    assert [i["track_id"] for i in there.json()["items"]] == ["t0"]
