@@ -17,16 +17,18 @@ import pytest
 from aiobotocore.session import get_session
 
 from consumers.events.reader import StreamReader
+from consumers.services.leases import LeaseService
 from consumers.services.operator import OperatorService
+from consumers.services.replies import ReplyFactory
 from consumers.stores.history import HistoryStore
+from consumers.stores.leases import LeaseStore
 from consumers.stores.operator import OperatorStore
 from producers.gateway import create_app
 from schemas.events import EventType, LeaseEvent
-from schemas.items import to_attr
-from schemas.messages import ForceReleaseJob, QuarantineJob
-from schemas.pool import sandbox_key
+from schemas.messages import ExtendMessage, ForceReleaseJob, QuarantineJob
+from schemas.replies import ReplyStatus
 from tests.conftest import MOTO_CLIENT_CONFIG
-from tests.factories import allocate_message, release_message, wait_until
+from tests.factories import allocate_message, release_message, request_id, wait_until
 from tests.integration.consumers.test_jobs_service import Clock, FakeCsp, _collector, jobs
 from tests.integration.gateway.helpers import admin, gateway_settings
 
@@ -80,23 +82,23 @@ async def admin_http(alloc_env, sqs, ddb):
         yield client
 
 
-async def _extend(alloc_env, sandbox_id: str, by_s: float) -> float:
-    """An extension as the extend handler writes it: a later expires_at, conditionally."""
-    item = await alloc_env.pool.get_sandbox(sandbox_id)
-    later = item.expires_at + by_s
-    await alloc_env.pool._ddb.update_item(
-        TableName=alloc_env.pool.table,
-        Key={k: {"S": v} for k, v in sandbox_key(sandbox_id).items()},
-        UpdateExpression="SET expires_at = :e",
-        ConditionExpression="#st = :a AND expires_at = :old",
-        ExpressionAttributeNames={"#st": "status"},
-        ExpressionAttributeValues={
-            ":e": to_attr(later),
-            ":old": to_attr(item.expires_at),
-            ":a": {"S": "allocated"},
-        },
+async def _extend(alloc_env, sandbox_id: str, track_id: str, by_s: int) -> float:
+    """The real extend (the lease service, as the consumer's handler runs it)."""
+    service = LeaseService(
+        LeaseStore(alloc_env.pool, alloc_env.pool._ddb),
+        reply_factory=ReplyFactory(ttl_s=3600),
+        metrics=alloc_env.metrics,
+        lab_duration_s=4 * 3600,
+        extension_s=3600,
+        max_lease_s=12 * 3600,
     )
-    return later
+    message = ExtendMessage(
+        request_id=request_id(), track_id=track_id, sandbox_id=sandbox_id, extend_by_s=by_s
+    )
+    reply = await service.extend(message)
+    assert reply.status is ReplyStatus.SUCCEEDED, reply
+    expires_at: float = reply.result["expires_at"]
+    return expires_at
 
 
 async def test_every_lease_is_in_the_history_in_order_and_each_change_is_one_event(
@@ -113,7 +115,7 @@ async def test_every_lease_is_in_the_history_in_order_and_each_change_is_one_eve
     allocator = alloc_env.service()
     first = await allocator.allocate(allocate_message("trk-1", track_name="aws-lab"))
     sid = first.result["sandbox_id"]
-    extended_to = await _extend(alloc_env, sid, 1800)
+    extended_to = await _extend(alloc_env, sid, "trk-1", 1800)
     await allocator.release(release_message("trk-1", sid))
     published, publish = _collector()
     await svc.cleanup(publish, request_id="req_cl1")
