@@ -10,16 +10,17 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/broker
 WORKDIR /src
 # The runtime lock alone (hashed; no moto, Flask, docker SDK or cfn-lint: those are the
-# `embedded` and `dev` extras), then the project on top of it without resolving anything.
+# `embedded` and `dev` extras), then the SQS broker package (packages/faststream-sqs) and
+# the project on top of it without resolving anything.
 COPY requirements/runtime.txt ./requirements/runtime.txt
 RUN /opt/broker/bin/pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
-COPY faststream_sqs ./faststream_sqs
+COPY packages/faststream-sqs ./packages/faststream-sqs
 COPY consumers ./consumers
 COPY producers ./producers
 COPY infra ./infra
-RUN /opt/broker/bin/pip install --no-deps .
+RUN /opt/broker/bin/pip install --no-deps ./packages/faststream-sqs .
 
 # Only the installed environment moves on: no sources, no build leftovers.
 FROM python:3.11-slim

@@ -26,6 +26,8 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+#: The SQS broker package (import name faststream_sqs), installed editable next to the app.
+FASTSTREAM_SQS = ROOT / "packages" / "faststream-sqs"
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
@@ -83,7 +85,7 @@ def lambda_requirements(lock: str) -> str:
 
 def _wanted_stamp() -> str:
     digest = hashlib.sha256()
-    for path in (ROOT / "pyproject.toml", DEV_LOCK):
+    for path in (ROOT / "pyproject.toml", FASTSTREAM_SQS / "pyproject.toml", DEV_LOCK):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -103,7 +105,8 @@ def ensure_venv() -> None:
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "install", "--require-hashes", "-r", str(DEV_LOCK)], check=True, cwd=ROOT)
-    subprocess.run([*pip, "install", "--no-deps", "-e", str(ROOT)], check=True, cwd=ROOT)
+    for project in (FASTSTREAM_SQS, ROOT):
+        subprocess.run([*pip, "install", "--no-deps", "-e", str(project)], check=True, cwd=ROOT)
     STAMP.write_text(wanted)
 
 
@@ -130,7 +133,8 @@ def run(*cmd: str) -> int:
 
 def test(args: list[str]) -> int:
     """Lint, format check, mypy, then pytest; a run that executes no test fails (exit 5)."""
-    packages = ["schemas", "faststream_sqs", "consumers", "producers", "infra"]
+    sqs = (FASTSTREAM_SQS / "faststream_sqs").relative_to(ROOT)
+    packages = ["schemas", str(sqs), "consumers", "producers", "infra"]
     steps: list[tuple[str, list[str]]] = [
         ("ruff check", [str(BIN / "ruff"), "check", "."]),
         ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),

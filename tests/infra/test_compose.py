@@ -165,7 +165,8 @@ def test_the_image_is_python_slim_installed_with_pip_and_runs_as_non_root() -> N
     text = DOCKERFILE.read_text()
     stages = re.findall(r"^FROM (\S+)", text, flags=re.M)
     assert stages and all(s == "python:3.11-slim" for s in stages)
-    assert re.search(r"^RUN .*pip install --no-deps \.$", text, flags=re.M)
+    install = r"^RUN .*pip install --no-deps \./packages/faststream-sqs \.$"
+    assert re.search(install, text, flags=re.M)
     users = re.findall(r"^USER (\S+)$", text, flags=re.M)
     assert users and users[-1] not in {"root", "0"}
     cmd = re.findall(r"^CMD (.+)$", text, flags=re.M)
@@ -175,7 +176,7 @@ def test_the_image_is_python_slim_installed_with_pip_and_runs_as_non_root() -> N
 def test_every_package_the_cli_imports_is_copied_into_the_image() -> None:
     text = DOCKERFILE.read_text()
     copied = set(re.findall(r"^COPY (\S+) \./", text, flags=re.M))
-    for package in ("schemas", "faststream_sqs", "consumers", "producers", "infra"):
+    for package in ("schemas", "packages/faststream-sqs", "consumers", "producers", "infra"):
         assert package in copied, package
     assert (REPO / "pyproject.toml").is_file() and Path(REPO / "README.md").is_file()
 
@@ -218,7 +219,10 @@ def _locked(lock: Path) -> dict[str, str]:
 def test_the_image_installs_only_from_the_runtime_lock_with_hashes() -> None:
     text = DOCKERFILE.read_text()
     installs = re.findall(r"^RUN .*pip install (.+)$", text, flags=re.M)
-    assert installs == ["--require-hashes -r requirements/runtime.txt", "--no-deps ."]
+    assert installs == [
+        "--require-hashes -r requirements/runtime.txt",
+        "--no-deps ./packages/faststream-sqs .",
+    ]
     copied = re.findall(r"^COPY (\S+) ", text, flags=re.M)
     assert "requirements/runtime.txt" in copied
     assert "requirements/dev.txt" not in text
