@@ -100,7 +100,7 @@ class WaiterPump:
         """One pass, oldest first: (waiters given a sandbox, earliest deadline still open)."""
         exhausted: set[str | None] = set()
         earliest: float | None = None
-        served = 0
+        served = left = 0
         async for waiter in self._waiters.oldest():
             if self._clock() >= waiter.deadline:
                 await self._time_out(waiter)
@@ -108,11 +108,13 @@ class WaiterPump:
             prefix = waiter.message.name_prefix
             if None in exhausted or prefix in exhausted:
                 earliest = _min(earliest, waiter.deadline)
+                left += 1
                 continue
             reply, outcome = await self._allocation.serve_waiter(waiter)
             if outcome == "no_sandboxes":
                 exhausted.add(prefix)
                 earliest = _min(earliest, waiter.deadline)
+                left += 1
                 continue
             if outcome == "waiter_gone":
                 continue
@@ -130,6 +132,7 @@ class WaiterPump:
                 sandbox_id=(reply.result or {}).get("sandbox_id") if reply else None,
             )
         self.waiters_ahead = earliest is not None
+        self._metrics.waiters_waiting.set(left)
         return served, earliest
 
     async def _time_out(self, waiter: Waiter) -> None:

@@ -236,3 +236,14 @@ async def test_a_new_waiting_request_queues_behind_the_waiters_already_there(all
     # one that may not wait still claims (or is refused) at once
     at_once = await consumer.allocation.allocate(allocate_message("t-now"))
     assert at_once.error.code is ErrorCode.NO_SANDBOXES_AVAILABLE
+
+
+async def test_the_pump_reports_how_many_are_left_waiting(alloc_env) -> None:
+    consumer = Consumer(alloc_env, Clock(T0.timestamp() + 1))
+    for i in range(3):
+        assert await consumer.allocation.allocate(waiting_message(i)) is None
+    await alloc_env.seed(1)
+    await consumer.pump.serve()
+    registry = alloc_env.metrics.registry
+    assert registry.get_sample_value("broker_waiters_waiting") == 2
+    assert registry.get_sample_value("broker_waiters_total", {"outcome": "served"}) >= 1
