@@ -51,6 +51,11 @@ class BrokerMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.waiters_waiting = Gauge(
+            "broker_waiters_waiting",
+            "Waiting allocations left after this consumer's last waiter pump pass (v2)",
+            registry=registry,
+        )
         self.allocation_latency = Histogram(
             "broker_allocation_latency_seconds",
             "Time a consumer spends on one allocation (claim + reply write)",

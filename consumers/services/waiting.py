@@ -100,37 +100,51 @@ class WaiterPump:
         """One pass, oldest first: (waiters given a sandbox, earliest deadline still open)."""
         exhausted: set[str | None] = set()
         earliest: float | None = None
-        served = 0
+        served = left = 0
         async for waiter in self._waiters.oldest():
-            if self._clock() >= waiter.deadline:
-                await self._time_out(waiter)
-                continue
             prefix = waiter.message.name_prefix
-            if None in exhausted or prefix in exhausted:
+            if self._clock() < waiter.deadline and (None in exhausted or prefix in exhausted):
                 earliest = _min(earliest, waiter.deadline)
+                left += 1
                 continue
-            reply, outcome = await self._allocation.serve_waiter(waiter)
-            if outcome == "no_sandboxes":
-                exhausted.add(prefix)
+            try:
+                outcome = await self._one(waiter)
+            except Exception as exc:  # one waiter's failure must not starve those behind it
+                log.exception(
+                    "waiter_failed", request_id=waiter.message.request_id, error=repr(exc)
+                )
+                outcome = "failed"
+            if outcome in {"no_sandboxes", "failed"}:
+                if outcome == "no_sandboxes":
+                    exhausted.add(prefix)
                 earliest = _min(earliest, waiter.deadline)
-                continue
-            if outcome == "waiter_gone":
-                continue
-            if outcome == "success":
-                served += 1
-                self._metrics.waiters.labels(outcome="served").inc()
-            else:  # answered without this claim (its track had a sandbox, or a reply stood)
-                await self._waiters.remove(waiter)
-            log.info(
-                "waiter_served",
-                outcome=outcome,
-                request_id=waiter.message.request_id,
-                track_id=waiter.message.track_id,
-                waited_s=round(self._clock() - waiter.message.requested_at.timestamp(), 3),
-                sandbox_id=(reply.result or {}).get("sandbox_id") if reply else None,
-            )
+                left += 1
+            served += outcome == "success"
         self.waiters_ahead = earliest is not None
+        self._metrics.waiters_waiting.set(left)
         return served, earliest
+
+    async def _one(self, waiter: Waiter) -> str:
+        """Answer a waiter at its deadline, or try to serve it: what happened."""
+        if self._clock() >= waiter.deadline:
+            await self._time_out(waiter)
+            return "timed_out"
+        reply, outcome = await self._allocation.serve_waiter(waiter)
+        if outcome in {"no_sandboxes", "waiter_gone"}:
+            return outcome
+        if outcome == "success":
+            self._metrics.waiters.labels(outcome="served").inc()
+        else:  # answered without this claim (its track had a sandbox, or a reply stood)
+            await self._waiters.remove(waiter)
+        log.info(
+            "waiter_served",
+            outcome=outcome,
+            request_id=waiter.message.request_id,
+            track_id=waiter.message.track_id,
+            waited_s=round(self._clock() - waiter.message.requested_at.timestamp(), 3),
+            sandbox_id=(reply.result or {}).get("sandbox_id") if reply else None,
+        )
+        return outcome
 
     async def _time_out(self, waiter: Waiter) -> None:
         msg = waiter.message

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from botocore.exceptions import ClientError
 
 from consumers.stores.transactions import cancellation
@@ -21,6 +22,8 @@ from schemas.pool import WAIT_PK, waiter_key
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,13 @@ class WaiterStore:
             resp = await self._ddb.query(**kwargs)
             for item in resp.get("Items", []):
                 values = from_item(item)
+                try:
+                    message = AllocateMessage.model_validate_json(values["message"])
+                except (KeyError, ValueError) as exc:  # never starve the rest on one item
+                    log.error("waiter_unreadable", key=values.get("SK"), error=str(exc)[:200])
+                    continue
                 yield Waiter(
-                    {"PK": values["PK"], "SK": values["SK"]},
-                    AllocateMessage.model_validate_json(values["message"]),
-                    float(values["deadline"]),
+                    {"PK": values["PK"], "SK": values["SK"]}, message, float(values["deadline"])
                 )
             if "LastEvaluatedKey" not in resp:
                 return

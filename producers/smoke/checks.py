@@ -1,10 +1,11 @@
 """The smoke checks: what a deployment must answer, per CONTRACT.md, in under a minute.
 
 Every request is a real one against the URL given; the only state created is one
-allocation for a track named ``smoke-<uuid>``, released before the run ends (also when a
-check failed). Each check records ``ok``, ``failed`` (with what deviated) or ``skipped``
-(with why: no admin token, no origin, a route AWS does not serve). Every answer checked
-also has its security headers checked, and every non-2xx its error body (``session.py``).
+allocation for a track named ``smoke-<uuid>`` (extended by 60 s, v2), released before the
+run ends (also when a check failed). Each check records ``ok``, ``failed`` (with what
+deviated) or ``skipped`` (with why: no admin token, no origin, a route AWS does not
+serve). Every answer checked also has its security headers checked, and every non-2xx
+its error body (``session.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Smoke:
         self.s.report.tracks += [self.track, self.other_track]
         self.sandbox_id: str | None = None
         self.allocated_at: float | None = None
+        self.expires_at: float | None = None
         self.allocate_request: str | None = None
         self.released = False
 
@@ -64,12 +66,20 @@ class Smoke:
             await self.s.check(
                 "another track's reply", "GET /v1/requests/{request_id}", self._other_reply
             )
+            await self.s.check("extend", "POST /v1/sandboxes/{sandbox_id}/extend", self._extend)
+            await self.s.check(
+                "out-of-range X-Extend-By-S",
+                "POST /v1/sandboxes/{sandbox_id}/extend",
+                self._bad_extend,
+            )
         else:
             for name, route in (
                 ("idempotent repeat", "POST /v1/allocate"),
                 ("read own sandbox", "GET /v1/sandboxes/{sandbox_id}"),
                 ("another track's sandbox", "GET /v1/sandboxes/{sandbox_id}"),
                 ("another track's reply", "GET /v1/requests/{request_id}"),
+                ("extend", "POST /v1/sandboxes/{sandbox_id}/extend"),
+                ("out-of-range X-Extend-By-S", "POST /v1/sandboxes/{sandbox_id}/extend"),
             ):
                 self.s.skip(name, route, "no sandbox was allocated")
         await self.s.check(
@@ -178,6 +188,7 @@ class Smoke:
             raise Deviation("a first allocation answered idempotent")
         self.sandbox_id = str(result["sandbox_id"])
         self.allocated_at = result["allocated_at"]
+        self.expires_at = result["expires_at"]
         return f"sandbox {self.sandbox_id}"
 
     async def _repeat(self) -> str:
@@ -227,6 +238,38 @@ class Smoke:
             raise Deviation(f"body {body}")
         if "retry-after" not in response.headers:
             raise Deviation("a pending reply without Retry-After")
+        return ""
+
+    async def _extend(self) -> str:
+        """v2: the owner extends by the minimum (60 s): expires_at moves on, never back."""
+        request_id = await self.s.enqueue(
+            f"/v1/sandboxes/{self.sandbox_id}/extend",
+            "extend",
+            track=self.track,
+            extra={"X-Extend-By-S": "60"},
+        )
+        reply = await self.s.wait_reply(request_id, track=self.track)
+        result = reply.get("result") or {}
+        if reply["status"] != "succeeded":
+            error = reply.get("error") or {}
+            if error.get("code") == "LEASE_LIMIT_REACHED":  # max_lease_s == lab duration
+                return "at max_lease_s already (LEASE_LIMIT_REACHED)"
+            raise Deviation(f"failed reply {error.get('code')}: {error.get('message')}")
+        if set(result) != {"sandbox_id", "expires_at", "idempotent"}:
+            raise Deviation(f"result keys {sorted(result)}")
+        if result["sandbox_id"] != self.sandbox_id or not (
+            self.expires_at is not None and result["expires_at"] > self.expires_at
+        ):
+            raise Deviation(f"expires_at {self.expires_at} -> {result['expires_at']}")
+        return f"expires_at +{result['expires_at'] - (self.expires_at or 0):.0f} s"
+
+    async def _bad_extend(self) -> str:
+        response = await self.s.send(
+            "POST",
+            f"/v1/sandboxes/{self.sandbox_id}/extend",
+            self.s.headers(track=self.track, **{"X-Extend-By-S": "59"}),
+        )
+        self.s.conforms(response, 400, "INVALID_REQUEST")
         return ""
 
     async def _release(self) -> str:

@@ -156,9 +156,11 @@ class Session:
                 raise Deviation(f"still pending after {self.o.reply_timeout_s:.0f} s")
         raise AssertionError("unreachable")  # pragma: no cover  (poll_delays never ends)
 
-    async def enqueue(self, path: str, action: str, *, track: str) -> str:
+    async def enqueue(
+        self, path: str, action: str, *, track: str, extra: dict[str, str] | None = None
+    ) -> str:
         """POST that must be accepted: 202, the Accepted body, Location, Retry-After."""
-        response = await self.send("POST", path, self.headers(track=track))
+        response = await self.send("POST", path, self.headers(track=track, **(extra or {})))
         self.conforms(response, 202)
         body = self.json_of(response)
         if set(body) != {"request_id", "action", "status", "poll"}:

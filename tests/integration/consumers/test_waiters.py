@@ -9,6 +9,7 @@ typically well under a second) can be overtaken by a younger waiter for that lon
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,7 +22,7 @@ from consumers.stores.waiters import WaiterStore
 from schemas.errors import ErrorCode
 from schemas.pool import WAIT_PK, SandboxStatus
 from schemas.replies import ReplyStatus
-from tests.factories import allocate_message, sandbox
+from tests.factories import allocate_message, sandbox, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -195,26 +196,23 @@ async def test_a_waiter_whose_track_got_a_sandbox_meanwhile_is_answered_with_it(
 async def test_the_pump_loop_wakes_for_a_new_waiter_and_answers_by_the_deadline(
     alloc_env,
 ) -> None:
-    """The real loop (real clock): a waiter due in 1 s is answered then, not at the interval."""
-    consumer = Consumer(alloc_env, Clock(0))
-    consumer.pump._clock = consumer.allocation._clock = __import__("time").time
+    """The real loop (real clock, a 30 s interval): a waiter is answered at its deadline."""
+    consumer = Consumer(alloc_env, time.time)  # type: ignore[arg-type]
     consumer.pump._interval_s = 30.0
     stop = asyncio.Event()
     runner = asyncio.ensure_future(consumer.pump.run(stop))
     try:
-        msg = allocate_message("t-loop", wait_for_sandbox_s=1)
+        msg = allocate_message("t-loop", wait_for_sandbox_s=3)
         assert await consumer.allocation.allocate(msg) is None
         consumer.pump.wake()
-        for _ in range(200):
-            reply = await alloc_env.replies.get(msg.request_id)
-            if reply is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert reply is not None and reply.error.code is ErrorCode.NO_SANDBOXES_AVAILABLE
-        assert reply.completed_at - msg.requested_at.timestamp() < 5
+        await wait_until(lambda: alloc_env.replies.get(msg.request_id), timeout=30, what="answered")
+        reply = await alloc_env.replies.get(msg.request_id)
+        assert reply.error.code is ErrorCode.NO_SANDBOXES_AVAILABLE
+        # by the deadline, not by the 30 s interval
+        assert 3 <= reply.completed_at - msg.requested_at.timestamp() < 20
     finally:
         stop.set()
-        await asyncio.wait_for(runner, 5)
+        await asyncio.wait_for(runner, 10)
 
 
 async def test_a_new_waiting_request_queues_behind_the_waiters_already_there(alloc_env) -> None:
@@ -236,3 +234,34 @@ async def test_a_new_waiting_request_queues_behind_the_waiters_already_there(all
     # one that may not wait still claims (or is refused) at once
     at_once = await consumer.allocation.allocate(allocate_message("t-now"))
     assert at_once.error.code is ErrorCode.NO_SANDBOXES_AVAILABLE
+
+
+async def test_the_pump_reports_how_many_are_left_waiting(alloc_env) -> None:
+    consumer = Consumer(alloc_env, Clock(T0.timestamp() + 1))
+    for i in range(3):
+        assert await consumer.allocation.allocate(waiting_message(i)) is None
+    await alloc_env.seed(1)
+    await consumer.pump.serve()
+    registry = alloc_env.metrics.registry
+    assert registry.get_sample_value("broker_waiters_waiting") == 2
+    assert registry.get_sample_value("broker_waiters_total", {"outcome": "served"}) >= 1
+
+
+async def test_one_failing_waiter_does_not_starve_those_behind_it(alloc_env) -> None:
+    consumer = Consumer(alloc_env, Clock(T0.timestamp() + 1))
+    broken, fine = waiting_message(0), waiting_message(1)
+    for msg in (broken, fine):
+        assert await consumer.allocation.allocate(msg) is None
+    await alloc_env.seed(1)
+    serve = consumer.allocation.serve_waiter
+
+    async def failing(waiter):
+        if waiter.message.request_id == broken.request_id:
+            raise RuntimeError("DynamoDB throttled")
+        return await serve(waiter)
+
+    consumer.allocation.serve_waiter = failing
+    assert (await consumer.pump.serve())[0] == 1
+
+    assert (await alloc_env.replies.get(fine.request_id)).status is ReplyStatus.SUCCEEDED
+    assert [w.message for w in await consumer.waiting()] == [broken]  # tried again later
