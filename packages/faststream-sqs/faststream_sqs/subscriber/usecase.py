@@ -35,6 +35,7 @@ from faststream_sqs.publisher.fake import SQSFakePublisher
 from faststream_sqs.receiver import BufferGate, Receiver, buffer_capacity, poller_count
 from faststream_sqs.settlement import ReceivedMessage, Settlement
 from faststream_sqs.subscriber.failures import FailurePolicy, mark_handler_start
+from faststream_sqs.subscriber.fetch import fetch
 from faststream_sqs.subscriber.settler import SQSSettler
 from faststream_sqs.subscriber.specification import prefixed
 
@@ -132,13 +133,20 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
 
     @override
     async def get_one(self, *, timeout: float = 5) -> SQSMessage | None:
-        msg = "SQSSubscriber consumes through its receive loop: register a handler instead"
-        raise NotImplementedError(msg)
+        """One message, or None after `timeout` seconds (a subscriber without handlers)."""
+        assert not self.calls, (
+            "You can't use `get_one` method if subscriber has registered handlers."
+        )
+        messages = await fetch(self, wait_s=timeout, limit=1)
+        return messages[0] if messages else None
 
     @override
-    def __aiter__(self) -> AsyncIterator[SQSMessage]:
-        msg = "SQSSubscriber consumes through its receive loop: register a handler instead"
-        raise NotImplementedError(msg)
+    async def __aiter__(self) -> AsyncIterator[SQSMessage]:
+        """Messages as they come, a receive batch at a time (a subscriber without handlers)."""
+        assert not self.calls, "You can't use iterator if subscriber has registered handlers."
+        while True:
+            for message in await fetch(self, wait_s=None, limit=self.config.batch_size):
+                yield message
 
     @override
     async def start(self) -> None:
