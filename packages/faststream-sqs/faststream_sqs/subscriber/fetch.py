@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from types_aiobotocore_sqs import SQSClient
 
+    from faststream_sqs.logs import EventLog
     from faststream_sqs.message import SQSMessage
     from faststream_sqs.queue import QueueInfo
     from faststream_sqs.settlement import RejectPolicy
@@ -41,6 +42,7 @@ class DirectSettler(SQSSettler):
         queue: QueueInfo,
         reject: RejectPolicy,
         dead_letter_queue: QueueInfo | None = None,
+        log: EventLog | None = None,
     ) -> None:
         super().__init__(
             client,
@@ -49,6 +51,7 @@ class DirectSettler(SQSSettler):
             heartbeat=cast("Any", None),
             reject=reject,
             dead_letter_queue=dead_letter_queue,
+            log=log,
         )
 
     async def ack(self, message: ReceivedMessage) -> None:
@@ -80,7 +83,11 @@ async def fetch(subscriber: SQSSubscriber, *, wait_s: float | None, limit: int) 
         else None
     )
     settler = DirectSettler(
-        client, queue=info, reject=subscriber.config.reject, dead_letter_queue=dead_letter_queue
+        client,
+        queue=info,
+        reject=subscriber.config.reject,
+        dead_letter_queue=dead_letter_queue,
+        log=subscriber.event_log,
     )
     loop = asyncio.get_running_loop()
     deadline = None if wait_s is None else loop.time() + wait_s

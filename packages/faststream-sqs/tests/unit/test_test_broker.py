@@ -13,7 +13,7 @@ from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
-from structlog.testing import capture_logs
+from sqs_logs import capture_logs
 
 from faststream_sqs import (
     Settlement,
