@@ -29,6 +29,7 @@ from faststream.exceptions import IgnoredException
 from faststream.middlewares import BaseMiddleware
 
 from faststream_sqs.logs import EventLog
+from faststream_sqs.message import reset_current_message, set_current_message
 
 if TYPE_CHECKING:
     from faststream._internal.basic_types import AsyncFuncAny
@@ -150,6 +151,7 @@ class _FailureScope(BaseMiddleware):
         while True:
             state = _Attempt()
             token = _current_attempt.set(state)
+            message_token = set_current_message(msg)  # type: ignore[arg-type]
             try:
                 return await call_next(msg)
             except IgnoredException:
@@ -176,3 +178,4 @@ class _FailureScope(BaseMiddleware):
                 attempt += 1
             finally:
                 _current_attempt.reset(token)
+                reset_current_message(message_token)
