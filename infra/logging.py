@@ -27,6 +27,8 @@ from urllib.parse import quote
 import structlog
 from pydantic import SecretStr
 
+from faststream_sqs.logs import EVENT_ATTRIBUTE, FIELDS_ATTRIBUTE
+
 LogFormat = Literal["auto", "json", "console"]
 
 REDACTED: Final = "[REDACTED]"
@@ -99,6 +101,21 @@ def _console_renderer() -> structlog.dev.ConsoleRenderer:
     return structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=formatter)
 
 
+def sqs_broker_events(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """The SQS broker's own events (faststream_sqs.logs) as structured lines again: their
+    name as the event and their fields as fields, not one ``event key=value`` string."""
+    record = event_dict.get("_record")
+    event = getattr(record, EVENT_ATTRIBUTE, None)
+    if event:
+        event_dict["event"] = event
+        for key, value in getattr(record, FIELDS_ATTRIBUTE, {}).items():
+            if value is not None:
+                event_dict.setdefault(key, value)
+    return event_dict
+
+
 def configure_logging(
     fmt: LogFormat = "auto", level: str = "INFO", *, secrets: Iterable[str | SecretStr | None] = ()
 ) -> None:
@@ -129,7 +146,7 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[sqs_broker_events, *shared],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 renderer,

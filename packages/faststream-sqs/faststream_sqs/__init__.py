@@ -17,7 +17,7 @@ from faststream_sqs.broker.broker import SQSBroker
 from faststream_sqs.broker.config import SQSBrokerConfig
 from faststream_sqs.broker.router import SQSRoute, SQSRoutePublisher, SQSRouter
 from faststream_sqs.errors import SQSError, SQSNotConnectedError
-from faststream_sqs.message import SQSMessage
+from faststream_sqs.message import SQSMessage, current_message
 from faststream_sqs.parser import SQSDecodeError
 from faststream_sqs.publisher.batch import (
     SQSDeduplicationError,
@@ -65,4 +65,5 @@ __all__ = (
     "SQSSubscriber",
     "Settlement",
     "TestSQSBroker",
+    "current_message",
 )

@@ -13,9 +13,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import structlog
-
 from faststream_sqs.helpers import MAX_BATCH_ENTRIES, chunks
+from faststream_sqs.logs import EventLog
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -49,8 +48,10 @@ class AckBatcher:
         *,
         queue_url: str,
         flush_after_s: float = ACK_FLUSH_AFTER_S,
+        log: EventLog | None = None,
     ) -> None:
         self._client = client
+        self._log = log or EventLog()
         self._queue_url = queue_url
         self._flush_after_s = flush_after_s
         self._pending: list[_Entry] = []
@@ -111,9 +112,7 @@ class AckBatcher:
                 Entries=request,  # type: ignore[arg-type]
             )
         except Exception as exc:
-            structlog.get_logger(__name__).warning(
-                "ack_batch_failed", queue_url=self._queue_url, error=repr(exc)
-            )
+            self._log.warning("ack_batch_failed", queue_url=self._queue_url, error=repr(exc))
             retry = entries
         else:
             retry = []
@@ -122,7 +121,7 @@ class AckBatcher:
                 if failed.get("SenderFault", False):
                     # The request itself was wrong for this entry (e.g. an expired
                     # receipt handle): sending it again cannot succeed.
-                    structlog.get_logger(__name__).warning(
+                    self._log.warning(
                         "ack_failed",
                         queue_url=self._queue_url,
                         code=failed.get("Code"),
@@ -135,9 +134,7 @@ class AckBatcher:
 
     def _retry_later(self, entry: _Entry) -> None:
         if entry.attempt >= ACK_MAX_ATTEMPTS:
-            structlog.get_logger(__name__).error(
-                "ack_given_up", queue_url=self._queue_url, attempts=entry.attempt
-            )
+            self._log.error("ack_given_up", queue_url=self._queue_url, attempts=entry.attempt)
             return
         task = asyncio.create_task(self._requeue(entry))
         self._retries.add(task)

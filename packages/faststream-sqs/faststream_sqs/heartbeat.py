@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import structlog
-
 from faststream_sqs.helpers import chunks
+from faststream_sqs.logs import EventLog
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -40,8 +39,16 @@ class _Lease:
 class Heartbeat:
     """Renews the visibility of held messages of one queue until they are forgotten."""
 
-    def __init__(self, client: SQSClient, *, queue_url: str, visibility_timeout_s: int) -> None:
+    def __init__(
+        self,
+        client: SQSClient,
+        *,
+        queue_url: str,
+        visibility_timeout_s: int,
+        log: EventLog | None = None,
+    ) -> None:
         self._client = client
+        self._log = log or EventLog()
         self._queue_url = queue_url
         self._timeout_s = visibility_timeout_s
         # Checked four times per timeout, so a renewal is sent between half and a
@@ -94,7 +101,7 @@ class Heartbeat:
             left = MAX_HELD_S - CAP_MARGIN_S - (now - lease.message.received_at)
             timeout = int(min(self._timeout_s, left))
             if timeout <= 0:
-                structlog.get_logger(__name__).warning(
+                self._log.warning(
                     "heartbeat_cap_reached",
                     queue_url=self._queue_url,
                     message_id=lease.message.message_id,
@@ -121,9 +128,7 @@ class Heartbeat:
             )
         except Exception as exc:
             # Left as they are: the next tick tries again while time remains.
-            structlog.get_logger(__name__).warning(
-                "heartbeat_failed", queue_url=self._queue_url, error=repr(exc)
-            )
+            self._log.warning("heartbeat_failed", queue_url=self._queue_url, error=repr(exc))
         else:
             failed = {int(entry["Id"]) for entry in response.get("Failed", [])}
             for index, (lease, timeout) in enumerate(renewing):
@@ -131,7 +136,7 @@ class Heartbeat:
                     lease.visible_at = now + timeout
             for entry in response.get("Failed", []):
                 lease = renewing[int(entry["Id"])][0]
-                structlog.get_logger(__name__).warning(
+                self._log.warning(
                     "heartbeat_entry_failed",
                     queue_url=self._queue_url,
                     message_id=lease.message.message_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -99,3 +100,27 @@ class SQSMessage(StreamMessage[ReceivedMessage]):
 
 MESSAGE_ANNOTATION = Annotated[SQSMessage, Context("message")]
 """How a handler asks for the message (`faststream_sqs.annotations.SQSMessage`)."""
+
+_current: ContextVar[SQSMessage | None] = ContextVar("faststream_sqs_message", default=None)
+
+
+def current_message() -> SQSMessage:
+    """The message the running handler was called with, without a handler argument.
+
+    A `Context` argument costs fast_depends a thread hop per message; this is a plain
+    ContextVar set by the subscriber around the handler call. LookupError outside one.
+    """
+    message = _current.get()
+    if message is None:
+        msg = "current_message() is only set while an SQS handler runs"
+        raise LookupError(msg)
+    return message
+
+
+def set_current_message(message: SQSMessage) -> Token[SQSMessage | None]:
+    """Set by the subscriber's innermost middleware around each handler call."""
+    return _current.set(message)
+
+
+def reset_current_message(token: Token[SQSMessage | None]) -> None:
+    _current.reset(token)

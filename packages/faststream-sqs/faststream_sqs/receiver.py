@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import structlog
+from faststream_sqs.logs import EventLog
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -120,8 +120,10 @@ class Receiver:
         gate: BufferGate,
         deliver: Callable[[list[dict[str, Any]]], None],
         running: Callable[[], bool],
+        log: EventLog | None = None,
     ) -> None:
         self._client = client
+        self._log = log or EventLog()
         self._queue_url = queue_url
         self._batch_size = batch_size
         self._wait_time_s = wait_time_s
@@ -182,8 +184,6 @@ class Receiver:
                 MessageAttributeNames=["All"],
             )
         except Exception as exc:
-            structlog.get_logger(__name__).error(
-                "receive_failed", queue_url=self._queue_url, error=repr(exc)
-            )
+            self._log.error("receive_failed", queue_url=self._queue_url, error=repr(exc))
             return None
         return [dict(message) for message in response.get("Messages", [])]

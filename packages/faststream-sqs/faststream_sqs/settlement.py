@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import structlog
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from faststream_sqs.logs import EventLog
     from faststream_sqs.queue import QueueInfo
 
 RejectPolicy = Literal["redrive", "dlq", "delete"]
@@ -57,9 +56,11 @@ class Settler(Protocol):
     async def release_many(self, messages: Sequence[ReceivedMessage]) -> None: ...
 
 
-def log_rejection(message: ReceivedMessage, *, policy: RejectPolicy, reason: str) -> None:
-    """The one structured line every rejection leaves, whatever the policy does next."""
-    structlog.get_logger(__name__).warning(
+def log_rejection(
+    message: ReceivedMessage, *, policy: RejectPolicy, reason: str, log: EventLog
+) -> None:
+    """The one line every rejection leaves, whatever the policy does next."""
+    log.warning(
         "message_rejected",
         queue=message.queue.name,
         message_id=message.message_id,

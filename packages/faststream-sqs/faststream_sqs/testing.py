@@ -25,6 +25,7 @@ from typing_extensions import override
 
 from faststream_sqs.broker.broker import SQSBroker
 from faststream_sqs.helpers import chunks
+from faststream_sqs.logs import EventLog
 from faststream_sqs.publisher.batch import (
     OutgoingEntry,
     SQSMessageSizeError,
@@ -76,8 +77,9 @@ def wire_message(entry: OutgoingEntry, *, message_id: str | None = None) -> dict
 class MemorySettler:
     """Settles in memory: the message's `settlement` says what happened; reasons are kept."""
 
-    def __init__(self, *, reject: RejectPolicy) -> None:
+    def __init__(self, *, reject: RejectPolicy, log: EventLog | None = None) -> None:
         self.reject_policy = reject
+        self._log = log or EventLog()
         self.reject_reasons: dict[str, str] = {}
         self.visibility: dict[str, int] = {}
 
@@ -88,7 +90,7 @@ class MemorySettler:
         self.visibility[message.message_id] = timeout_s
 
     async def reject(self, message: ReceivedMessage, reason: str) -> None:
-        log_rejection(message, policy=self.reject_policy, reason=reason)
+        log_rejection(message, policy=self.reject_policy, reason=reason, log=self._log)
         self.reject_reasons[message.message_id] = reason
 
     async def release_many(self, messages: Sequence[ReceivedMessage]) -> None:
@@ -137,7 +139,7 @@ class FakeSQSProducer(SQSProducer):
             message = ReceivedMessage(
                 data=data,
                 queue=QueueInfo(name=name, url=f"memory://{name}", fifo=is_fifo_name(name)),
-                settler=MemorySettler(reject=subscriber.config.reject),
+                settler=MemorySettler(reject=subscriber.config.reject, log=subscriber.event_log),
             )
             self.deliveries.append(message)
             try:

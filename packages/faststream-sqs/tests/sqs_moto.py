@@ -72,10 +72,15 @@ async def wait_until(
 
 
 class SerialisingMiddleware:
-    """WSGI middleware: one SQS call at a time per queue, long polls waited for outside."""
+    """WSGI middleware: one SQS call at a time per queue, long polls waited for outside.
 
-    def __init__(self, app: WSGIApp) -> None:
+    With `create_missing_queues`, GetQueueUrl creates the queue it asks for (FIFO when the
+    name ends in .fifo) first: FastStream's own test cases name fresh queues freely.
+    """
+
+    def __init__(self, app: WSGIApp, *, create_missing_queues: bool = False) -> None:
         self._app = app
+        self._create_missing_queues = create_missing_queues
         self._conditions: dict[str, threading.Condition] = {}
         self._conditions_lock = threading.Lock()
 
@@ -89,6 +94,17 @@ class SerialisingMiddleware:
         except ValueError:
             request = {}
         cond = self._condition(str(request.get("QueueUrl", "")))
+        if self._create_missing_queues and target == "AmazonSQS.GetQueueUrl":
+            name = str(request.get("QueueName", ""))
+            create = {"QueueName": name}
+            if name.endswith(".fifo"):
+                create["Attributes"] = {"FifoQueue": "true"}  # type: ignore[assignment]
+            with cond:
+                _capture(
+                    self._app,
+                    dict(environ, HTTP_X_AMZ_TARGET="AmazonSQS.CreateQueue"),
+                    json.dumps(create).encode(),
+                )
         if target != "AmazonSQS.ReceiveMessage":
             with cond:
                 status, headers, body = _capture(self._app, environ, raw)
@@ -134,9 +150,12 @@ def _has_messages(body: bytes) -> bool:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
+def moto_server(*, create_missing_queues: bool = False) -> Iterator[str]:
     """A moto server on a free loopback port for the block; yields its URL."""
-    app = SerialisingMiddleware(DomainDispatcherApplication(create_backend_app))
+    app = SerialisingMiddleware(
+        DomainDispatcherApplication(create_backend_app),
+        create_missing_queues=create_missing_queues,
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
     thread.start()

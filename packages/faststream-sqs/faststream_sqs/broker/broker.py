@@ -233,6 +233,7 @@ class SQSBroker(
         attributes: dict[str, str] | None = None,
         correlation_id: str | None = None,
         reply_to: str = "",
+        headers: dict[str, str] | None = None,
     ) -> str:
         """Send one message to `queue` (name or URL); return its SQS MessageId.
 
@@ -246,7 +247,7 @@ class SQSBroker(
             queue=queue,
             message_group_id=message_group_id,
             message_deduplication_id=message_deduplication_id,
-            attributes=attributes,
+            attributes={**(headers or {}), **(attributes or {})},
             correlation_id=correlation_id or self.config.id_generator(),
             reply_to=reply_to,
             _publish_type=PublishType.PUBLISH,

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 from faststream._internal.endpoint.utils import ParserComposition
 from faststream._internal.parser import DefaultCodec
 from faststream._internal.producer import ProducerProto
+from faststream.exceptions import SetupError
 from typing_extensions import override
 
 from faststream_sqs.errors import SQSNotConnectedError
@@ -44,6 +45,17 @@ if TYPE_CHECKING:
     from faststream_sqs.queue import QueueDirectory
 
 
+def string_headers(headers: dict[str, Any]) -> dict[str, str]:
+    """Headers as SQS String message attributes; any other value type is refused."""
+    wrong = {
+        key: type(value).__name__ for key, value in headers.items() if not isinstance(value, str)
+    }
+    if wrong:
+        msg = f"SQS message attributes are strings here; convert these headers first: {wrong}"
+        raise SetupError(msg)
+    return dict(headers)
+
+
 async def build_entries(
     cmd: SQSPublishCommand,
     *,
@@ -66,7 +78,7 @@ async def build_entries(
         except UnicodeDecodeError as exc:
             msg = "SQS message bodies are text: encode binary payloads (e.g. base64) first"
             raise SQSPublishError(msg) from exc
-        attributes = {key: str(value) for key, value in cmd.headers.items()}
+        attributes = string_headers(cmd.headers)
         if not text:
             text = EMPTY_BODY_PLACEHOLDER
             attributes[EMPTY_BODY_ATTRIBUTE] = "true"

@@ -53,6 +53,7 @@ class SQSPublisher(PublisherUsecase):
         attributes: dict[str, str] | None = None,
         correlation_id: str | None = None,
         reply_to: str = "",
+        headers: dict[str, str] | None = None,
     ) -> str:
         """Send one message; return its SQS MessageId."""
         cmd = SQSPublishCommand(
@@ -60,7 +61,7 @@ class SQSPublisher(PublisherUsecase):
             queue=queue or self.queue,
             message_group_id=message_group_id or self.config.message_group_id,
             message_deduplication_id=message_deduplication_id,
-            attributes=self.config.attributes | (attributes or {}),
+            attributes=self.config.attributes | (headers or {}) | (attributes or {}),
             correlation_id=correlation_id or self._outer_config.id_generator(),
             reply_to=reply_to,
             _publish_type=PublishType.PUBLISH,

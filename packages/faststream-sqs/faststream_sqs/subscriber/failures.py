@@ -24,10 +24,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar, cast
 
-import structlog
 from fast_depends.exceptions import ValidationError as ArgumentsValidationError
 from faststream.exceptions import IgnoredException
 from faststream.middlewares import BaseMiddleware
+
+from faststream_sqs.logs import EventLog
+from faststream_sqs.message import reset_current_message, set_current_message
 
 if TYPE_CHECKING:
     from faststream._internal.basic_types import AsyncFuncAny
@@ -109,7 +111,9 @@ class FailurePolicy:
         retry_backoff_s: float,
         on_decode_error: DecodeErrorHook | None,
         stopping: Callable[[], bool],
+        log: EventLog | None = None,
     ) -> None:
+        self.log = log or EventLog()
         self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
         self.on_decode_error = on_decode_error
@@ -127,8 +131,11 @@ class FailurePolicy:
             except Exception as exc:
                 # The message is rejected all the same: a broken hook must not keep
                 # an undecodable message alive.
-                structlog.get_logger(__name__).error(
-                    "decode_error_hook_failed", message_id=message.message_id, error=repr(exc)
+                self.log.error(
+                    "decode_error_hook_failed",
+                    queue=message.queue,
+                    message_id=message.message_id,
+                    error=repr(exc),
                 )
         await message.reject(f"undecodable: {type(cause).__name__}")
 
@@ -144,6 +151,7 @@ class _FailureScope(BaseMiddleware):
         while True:
             state = _Attempt()
             token = _current_attempt.set(state)
+            message_token = set_current_message(msg)  # type: ignore[arg-type]
             try:
                 return await call_next(msg)
             except IgnoredException:
@@ -159,8 +167,9 @@ class _FailureScope(BaseMiddleware):
                     raise
                 if attempt >= policy.max_attempts or msg.committed or policy.stopping():
                     raise
-                structlog.get_logger(__name__).info(
+                policy.log.info(
                     "handler_retry",
+                    queue=getattr(msg, "queue", ""),
                     message_id=msg.message_id,
                     attempt=attempt,
                     error=f"{type(exc).__name__}: {exc}"[:200],
@@ -169,3 +178,4 @@ class _FailureScope(BaseMiddleware):
                 attempt += 1
             finally:
                 _current_attempt.reset(token)
+                reset_current_message(message_token)

@@ -6,9 +6,8 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from faststream_sqs.helpers import chunks
+from faststream_sqs.logs import EventLog
 from faststream_sqs.settlement import Settlement, log_rejection
 
 if TYPE_CHECKING:
@@ -53,8 +52,10 @@ class SQSSettler:
         heartbeat: Heartbeat,
         reject: RejectPolicy,
         dead_letter_queue: QueueInfo | None = None,
+        log: EventLog | None = None,
     ) -> None:
         self._client = client
+        self._log = log or EventLog()
         self._queue = queue
         self._acks = acks
         self._heartbeat = heartbeat
@@ -77,7 +78,7 @@ class SQSSettler:
             )
         except Exception as exc:
             # It reappears when its current visibility lapses: later, never lost.
-            structlog.get_logger(__name__).warning(
+            self._log.warning(
                 "visibility_change_failed",
                 queue=self._queue.name,
                 message_id=message.message_id,
@@ -103,12 +104,12 @@ class SQSSettler:
                 Entries=entries,  # type: ignore[arg-type]
             )
         except Exception as exc:
-            structlog.get_logger(__name__).warning(
+            self._log.warning(
                 "release_failed", queue=self._queue.name, count=len(messages), error=repr(exc)
             )
             return
         for failed in response.get("Failed", []):
-            structlog.get_logger(__name__).warning(
+            self._log.warning(
                 "release_failed",
                 queue=self._queue.name,
                 message_id=messages[int(failed["Id"])].message_id,
@@ -117,7 +118,7 @@ class SQSSettler:
 
     async def reject(self, message: ReceivedMessage, reason: str) -> None:
         """Log it, then redrive (visibility 0), dead-letter (then delete) or delete it."""
-        log_rejection(message, policy=self._reject, reason=reason)
+        log_rejection(message, policy=self._reject, reason=reason, log=self._log)
         if self._reject == "delete":
             await self.ack(message)
         elif self._reject == "dlq" and self._dead_letter_queue is not None:
@@ -155,7 +156,7 @@ class SQSSettler:
             await self._client.send_message(**arguments)
         except Exception as exc:
             # Not in the DLQ, so not deleted either: it comes back and is rejected again.
-            structlog.get_logger(__name__).error(
+            self._log.error(
                 "dead_letter_failed",
                 queue=self._queue.name,
                 dead_letter_queue=dlq.name,

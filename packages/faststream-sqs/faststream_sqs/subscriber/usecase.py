@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from faststream._internal.endpoint.subscriber import SubscriberUsecase
 from faststream._internal.endpoint.subscriber.mixins import TasksMixin
 from typing_extensions import override
@@ -30,11 +29,13 @@ from faststream_sqs.acks import AckBatcher
 from faststream_sqs.dedup import Deliveries
 from faststream_sqs.grouping import GroupScheduler
 from faststream_sqs.heartbeat import Heartbeat
+from faststream_sqs.logs import EventLog
 from faststream_sqs.parser import SQSParser
 from faststream_sqs.publisher.fake import SQSFakePublisher
 from faststream_sqs.receiver import BufferGate, Receiver, buffer_capacity, poller_count
 from faststream_sqs.settlement import ReceivedMessage, Settlement
 from faststream_sqs.subscriber.failures import FailurePolicy, mark_handler_start
+from faststream_sqs.subscriber.fetch import fetch
 from faststream_sqs.subscriber.settler import SQSSettler
 from faststream_sqs.subscriber.specification import prefixed
 
@@ -99,6 +100,8 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
         super().__init__(config, specification, calls)
         self.config = config
         self._failures = FailurePolicy(
+            # Not self.event_log: a router's prefix is not known yet; lines name the queue.
+            log=EventLog(self._broker_log),
             max_attempts=config.max_attempts,
             retry_backoff_s=config.retry_backoff_s,
             on_decode_error=config.on_decode_error,
@@ -108,6 +111,15 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
         self._call_decorators = (*self._call_decorators, mark_handler_start)
         self._runtime: _Runtime | None = None
         self._stopping: asyncio.Task[None] | None = None
+
+    @property
+    def event_log(self) -> EventLog:
+        """This subscriber's events, through the broker's logger (see logs.py)."""
+        return EventLog(self._broker_log, queue=self.queue)
+
+    def _broker_log(self, *args: Any, **kwargs: Any) -> None:
+        # Looked up per line: the broker's logger is set up when the broker starts.
+        self._outer_config.logger.log(*args, **kwargs)
 
     @property
     def queue(self) -> str:
@@ -132,13 +144,20 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
 
     @override
     async def get_one(self, *, timeout: float = 5) -> SQSMessage | None:
-        msg = "SQSSubscriber consumes through its receive loop: register a handler instead"
-        raise NotImplementedError(msg)
+        """One message, or None after `timeout` seconds (a subscriber without handlers)."""
+        assert not self.calls, (
+            "You can't use `get_one` method if subscriber has registered handlers."
+        )
+        messages = await fetch(self, wait_s=timeout, limit=1)
+        return messages[0] if messages else None
 
     @override
-    def __aiter__(self) -> AsyncIterator[SQSMessage]:
-        msg = "SQSSubscriber consumes through its receive loop: register a handler instead"
-        raise NotImplementedError(msg)
+    async def __aiter__(self) -> AsyncIterator[SQSMessage]:
+        """Messages as they come, a receive batch at a time (a subscriber without handlers)."""
+        assert not self.calls, "You can't use iterator if subscriber has registered handlers."
+        while True:
+            for message in await fetch(self, wait_s=None, limit=self.config.batch_size):
+                yield message
 
     @override
     async def start(self) -> None:
@@ -164,8 +183,11 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             else None
         )
         visibility_timeout_s = self.config.visibility_timeout_s or info.visibility_timeout_s
-        acks = AckBatcher(client, queue_url=info.url)
-        heartbeat = Heartbeat(client, queue_url=info.url, visibility_timeout_s=visibility_timeout_s)
+        log = self.event_log
+        acks = AckBatcher(client, queue_url=info.url, log=log)
+        heartbeat = Heartbeat(
+            client, queue_url=info.url, visibility_timeout_s=visibility_timeout_s, log=log
+        )
         settler = SQSSettler(
             client,
             queue=info,
@@ -173,6 +195,7 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             heartbeat=heartbeat,
             reject=self.config.reject,
             dead_letter_queue=dead_letter_queue,
+            log=log,
         )
 
         def group_of(message: ReceivedMessage) -> Hashable:
@@ -206,6 +229,7 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             gate=gate,
             deliver=self._deliver,
             running=lambda: self.running,
+            log=log,
         )
         runtime = _Runtime(
             queue=info,
@@ -261,7 +285,7 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             outcome = "deleted_again"
         else:
             return False
-        structlog.get_logger(__name__).warning(
+        self.event_log.warning(
             "duplicate_delivery",
             queue=self.queue,
             message_id=message.message_id,
@@ -302,7 +326,7 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
         Let go now rather than held invisible until its visibility lapses.
         """
         if message.settlement is None:
-            structlog.get_logger(__name__).warning(
+            self.event_log.warning(
                 "message_unsettled", queue=self.queue, message_id=message.message_id
             )
             await message.nack()
@@ -363,6 +387,4 @@ class SQSSubscriber(TasksMixin, SubscriberUsecase[ReceivedMessage]):
             await asyncio.gather(*receiving, return_exceptions=True)
         await asyncio.gather(*runtime.late_releases)
         await runtime.acks.close()
-        structlog.get_logger(__name__).info(
-            "subscriber_stopped", queue=self.queue, released=len(unstarted)
-        )
+        self.event_log.info("subscriber_stopped", queue=self.queue, released=len(unstarted))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from sqs_logs import capture_logs
 from sqs_moto import (
     QueueFactory,
     drain,
@@ -14,7 +15,6 @@ from sqs_moto import (
     running,
     wait_until,
 )
-from structlog.testing import capture_logs
 
 from faststream_sqs import SQSQueueConfigError
 from faststream_sqs.annotations import SQSMessage

@@ -9,7 +9,7 @@ from faststream.exceptions import StopApplication, StopConsume
 from faststream.middlewares import ExceptionMiddleware
 from pydantic import BaseModel, ValidationError
 
-from faststream_sqs import Settlement, SQSBroker, TestSQSBroker
+from faststream_sqs import Settlement, SQSBroker, TestSQSBroker, current_message
 from faststream_sqs.annotations import SQSMessage
 from faststream_sqs.queue import QueueInfo
 from faststream_sqs.subscriber.settler import MAX_REDRIVE_BACKOFF_S, redrive_delay_s
@@ -124,3 +124,19 @@ def test_redrive_without_a_redrive_policy_backs_off_instead_of_looping() -> None
     assert [redrive_delay_s(plain, n) for n in (1, 2, 3)] == [2, 4, 8]
     assert redrive_delay_s(plain, 50) == MAX_REDRIVE_BACKOFF_S
     assert redrive_delay_s(redriven, 1) == 0  # SQS dead-letters it by maxReceiveCount
+
+
+async def test_a_handler_reaches_its_message_without_a_context_argument() -> None:
+    broker = SQSBroker()
+    seen: list[str] = []
+
+    @broker.subscriber("q")
+    async def handle(body: Item) -> None:
+        seen.append(current_message().message_id)
+
+    async with TestSQSBroker(broker) as br:
+        message_id = await br.publish(Item(n=1), queue="q")
+
+    assert seen == [message_id]
+    with pytest.raises(LookupError):
+        current_message()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from structlog.testing import capture_logs
+from sqs_logs import capture_logs
 
 from faststream_sqs import SQSBroker
 

@@ -13,7 +13,7 @@ from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
-from structlog.testing import capture_logs
+from sqs_logs import capture_logs
 
 from faststream_sqs import (
     Settlement,
@@ -288,10 +288,28 @@ async def test_what_sqs_cannot_do_says_so() -> None:
     subscriber = broker.subscriber("q")
     with pytest.raises(NotImplementedError, match="request/reply"):
         await broker.request(Item(n=1), "q")
-    with pytest.raises(NotImplementedError, match="receive loop"):
+    with pytest.raises(SQSNotConnectedError, match="not connected"):
         await subscriber.get_one()
     with pytest.raises(SQSNotConnectedError, match="not connected"):
         await broker.publish(Item(n=1), queue="q")
+
+
+async def test_headers_travel_as_attributes_and_only_strings_do() -> None:
+    broker = SQSBroker()
+    got: list[dict[str, str]] = []
+
+    @broker.subscriber("q")
+    async def handle(msg: SQSMessageAnnotation) -> None:
+        got.append(msg.headers)
+
+    async with TestSQSBroker(broker) as br:
+        await br.publish(Item(n=1), queue="q", headers={"trace": "t1"}, attributes={"a": "1"})
+        with pytest.raises(SetupError, match="n': 'int"):
+            await br.publish(Item(n=2), queue="q", headers={"n": 1})  # type: ignore[dict-item]
+
+    ((headers),) = got
+    assert headers["trace"] == "t1"
+    assert headers["a"] == "1"
 
 
 @pytest.mark.parametrize(

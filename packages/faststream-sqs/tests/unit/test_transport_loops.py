@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
+from sqs_logs import capture_logs
 
 from faststream_sqs import acks as acks_module
 from faststream_sqs import receiver as receiver_module
