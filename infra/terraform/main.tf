@@ -92,6 +92,7 @@ module "authorizer" {
   track_token_secret_arn = module.secrets.arns["track"]
   admin_token_secret_arn = module.secrets.arns["admin"]
   token_cache_ttl_s      = var.token_cache_ttl_s
+  tenants_table_name     = module.dynamodb.tenants_table_name
   usage_keys             = module.api_gateway.usage_keys
   reserved_concurrency   = var.authorizer_reserved_concurrency
 }

@@ -38,3 +38,8 @@ variable "reserved_concurrency" {
   description = "Reserved concurrent executions (-1: the account's unreserved pool)."
   type        = number
 }
+
+variable "tenants_table_name" {
+  description = "The tenants table (v2): token hashes and tenant configs, read-only."
+  type        = string
+}
