@@ -11,6 +11,7 @@ item) in one ``TransactWriteItems``, so the list and the lookups never disagree.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from consumers.stores.status_index import count_leases
 from consumers.stores.transactions import cancellation
+from schemas.ids import DEFAULT_TENANT
 from schemas.items import from_item, to_attr, to_item
+from schemas.pool import TenantUsage
 from schemas.tenants import (
     TENANT_PK,
     TenantConfig,
@@ -361,3 +365,21 @@ class TenantDirectory:
                 del cache[old]
         cache[key] = _Cached(value, now)
         return value
+
+
+async def tenant_usage(
+    ddb: DynamoDBClient, *, pool_table: str, tenants_table: str
+) -> dict[str, TenantUsage]:
+    """``by_tenant`` of the stats: each tenant's leases and ``max_active`` (the default
+    tenant always; v1 allocations made before lease markers existed are not counted)."""
+    configs = {c.name: c for c in await TenantStore(ddb, table=tenants_table).list()}
+    names = sorted({DEFAULT_TENANT, *configs})
+    counts = await asyncio.gather(
+        *(count_leases(ddb, table=pool_table, tenant=name) for name in names)
+    )
+    return {
+        name: TenantUsage(
+            allocated=n, max_active=configs[name].max_active if name in configs else None
+        )
+        for name, n in zip(names, counts, strict=True)
+    }

@@ -84,7 +84,12 @@ def _reads(
             per_min=settings.admin_rate_limit_per_min, burst=settings.admin_rate_limit_burst
         ),
         tenant_limiter=TenantRateLimiter(),
-        store=GatewayStore(ddb, pool_table=names.pool_table, replies_table=names.replies_table),
+        store=GatewayStore(
+            ddb,
+            pool_table=names.pool_table,
+            replies_table=names.replies_table,
+            tenants_table=names.tenants_table,
+        ),
         cursors=_cursor_codec(settings),
         metrics=metrics,
     )

@@ -112,7 +112,7 @@ async def collect_status(
         _row(sqs, "jobs", names.jobs_queue),
         _row(sqs, "jobs DLQ", names.jobs_dlq),
     )
-    stats = await pool_stats(ddb, table=names.pool_table)
+    stats = await pool_stats(ddb, table=names.pool_table, tenants_table=names.tenants_table)
     wanted = scheduled_request_ids(settings, now)
     replies = await get_replies(
         ddb, table=names.replies_table, request_ids=[r for pair in wanted.values() for r in pair]

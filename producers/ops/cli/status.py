@@ -76,4 +76,9 @@ def render_status(report: StatusReport) -> Group:
         )
     pool_table = render_pool(report.pool)
     pool_table.box = box.SIMPLE_HEAD
-    return Group(pool_table, queues, runs)
+    tenants = Table("tenant", "allocated", "max_active", title="tenants", box=box.SIMPLE_HEAD)
+    for name, usage in sorted(report.pool.by_tenant.items()):
+        limit = "-" if usage.max_active is None else str(usage.max_active)
+        full = usage.max_active is not None and usage.allocated >= usage.max_active
+        tenants.add_row(name, str(usage.allocated), limit, style="bold red" if full else None)
+    return Group(pool_table, tenants, queues, runs)

@@ -329,9 +329,17 @@ data "aws_iam_policy_document" "read_lambda" {
 
   statement {
     sid = "TenantsReadOnly"
-    # v2: the same token and tenant reads as the authorizer (auth in the shared code).
-    actions   = ["dynamodb:GetItem"]
+    # v2: the same token and tenant reads as the authorizer (auth in the shared code), and
+    # the stats' by_tenant: the tenants (one Query) and each one's lease markers (COUNT).
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
     resources = [var.tenants_table_arn]
+  }
+
+  statement {
+    sid = "LeaseCounts"
+    # v2: GET /v1/admin/stats by_tenant: Query Select=COUNT on ACTIVE#<tenant>.
+    actions   = ["dynamodb:Query"]
+    resources = [var.pool_table_arn]
   }
 
   statement {
