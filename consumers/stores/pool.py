@@ -350,7 +350,9 @@ class PoolStore:
             }
         }
 
-    def _marker_delete(self, tenant: str, track_id: str) -> Any:
+    def lease_marker_delete(self, tenant: str, track_id: str) -> Any:
+        """The transact Delete of (tenant, track)'s lease marker: every transaction that ends a
+        lease (release, expire, force release) includes it, or the quota counts it forever."""
         return {
             "Delete": {"TableName": self.table, "Key": _key(lease_marker_key(tenant, track_id))}
         }
@@ -423,7 +425,7 @@ class PoolStore:
                         }
                     },
                     self.replies.put_transact_item(reply),  # type: ignore[list-item]
-                    self._marker_delete(tenant, track_id),
+                    self.lease_marker_delete(tenant, track_id),
                 ]
             )
         except ClientError as exc:
@@ -487,7 +489,7 @@ class PoolStore:
                             "ExpressionAttributeValues": {":sid": {"S": sandbox.sandbox_id}},
                         }
                     },
-                    self._marker_delete(sandbox.tenant, sandbox.allocated_to_track),
+                    self.lease_marker_delete(sandbox.tenant, sandbox.allocated_to_track),
                 ]
             )
         except ClientError as exc:

@@ -32,6 +32,7 @@ resource "aws_lambda_function" "authorizer" {
       TOKEN_CACHE_TTL_S      = tostring(var.token_cache_ttl_s)
       TENANTS_TABLE          = var.tenants_table_name
       TENANT_CACHE_TTL_S     = tostring(var.token_cache_ttl_s)
+      SIGNING_SECRET_ARN     = var.signing_secret_arn
       TRACK_USAGE_KEY        = var.usage_keys["track"]
       ADMIN_USAGE_KEY        = var.usage_keys["admin"]
     }

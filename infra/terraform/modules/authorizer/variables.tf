@@ -43,3 +43,9 @@ variable "tenants_table_name" {
   description = "The tenants table (v2): token hashes and tenant configs, read-only."
   type        = string
 }
+
+variable "signing_secret_arn" {
+  description = "v2: ARN of the token signing secret (signed track tokens); empty: refused."
+  type        = string
+  default     = ""
+}

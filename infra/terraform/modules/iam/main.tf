@@ -275,6 +275,16 @@ data "aws_iam_policy_document" "authorizer" {
     resources = [var.secret_arns["track"], var.secret_arns["admin"]]
   }
 
+  dynamic "statement" {
+    # v2: the signed-track-token secret, when the deployment has one.
+    for_each = var.signing_secret_arn == "" ? [] : [var.signing_secret_arn]
+    content {
+      sid       = "SigningSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid = "TenantsReadOnly"
     # v2: a presented token's hash (GetItem TOKEN#<sha256>) and its tenant's config.
@@ -325,6 +335,16 @@ data "aws_iam_policy_document" "read_lambda" {
     sid       = "Tokens"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.secret_arns["track"], var.secret_arns["admin"]]
+  }
+
+  dynamic "statement" {
+    # v2: the signed-track-token secret, when the deployment has one.
+    for_each = var.signing_secret_arn == "" ? [] : [var.signing_secret_arn]
+    content {
+      sid       = "SigningSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
   }
 
   statement {
