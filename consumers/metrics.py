@@ -23,6 +23,14 @@ class BrokerMetrics:
             ["outcome"],
             registry=registry,
         )
+        #: v2 drain guard: new leases per tenant (a tenant allocating far above its normal
+        #: rate is an alarm). Tenant names come from the tenants store: bounded.
+        self.tenant_allocations = Counter(
+            "broker_tenant_allocations_total",
+            "New leases (successful claims) by tenant",
+            ["tenant"],
+            registry=registry,
+        )
         self.allocate_conflicts = Counter(
             "broker_allocate_conflicts",
             "Candidates lost to a concurrent claimer (conditional check failed)",

@@ -303,6 +303,9 @@ class ReadLambdaSettings(CommonSettings):
 
     track_token_secret_arn: str = Field(min_length=1)
     admin_token_secret_arn: str = Field(min_length=1)
+    token_signing_secret_arn: str | None = Field(
+        None, description="v2: the secret signed track tokens are verified with (optional)"
+    )
     token_cache_ttl_s: float = Field(
         60.0,
         ge=0,

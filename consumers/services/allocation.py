@@ -247,9 +247,11 @@ class AllocationService:
             match claim:
                 case Claimed():
                     self._reservoir.consumed(candidate)
+                    self._metrics.tenant_allocations.labels(tenant=msg.tenant).inc()
                     log.info(
                         "sandbox_allocated",
                         outcome="success",
+                        tenant=msg.tenant,
                         sandbox_id=candidate.sandbox_id,
                         conflicts=lost,
                         **_ms(started),

@@ -22,14 +22,13 @@ from botocore.exceptions import ClientError
 
 from consumers.stores.replies import ReplyStore
 from consumers.stores.spread import CandidateSpread
-from consumers.stores.status_index import count_status, status_query
+from consumers.stores.status_index import count_leases, count_status, status_query
 from consumers.stores.transactions import Cancellation, StoreConflictError, cancellation
 from schemas.ids import DEFAULT_TENANT
 from schemas.items import from_item, reply_from_item, sandbox_from_item, to_attr, to_item
 from schemas.pool import (
     Sandbox,
     SandboxStatus,
-    active_pk,
     lease_marker_key,
     sandbox_key,
     track_key,
@@ -227,22 +226,8 @@ class PoolStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     async def count_active(self, tenant: str) -> int:
-        """The tenant's leases: a consistent ``Query Select=COUNT`` on its lease markers
-        (v2 quota; no hot counter item, so it may lag by the claims in flight)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": active_pk(tenant)}},
-            "Select": "COUNT",
-            "ConsistentRead": True,
-        }
-        total = 0
-        while True:
-            resp = await self._ddb.query(**kwargs)
-            total += int(resp.get("Count", 0))
-            if "LastEvaluatedKey" not in resp:
-                return total
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        """The tenant's leases (v2 quota): ``count_leases`` on its lease markers."""
+        return await count_leases(self._ddb, table=self.table, tenant=tenant)
 
     async def count(self, status: SandboxStatus) -> int:
         """How many sandboxes are in one status (Query COUNT on StatusIndex, no Scan)."""
@@ -438,7 +423,9 @@ class PoolStore:
             }
         }
 
-    def _marker_delete(self, tenant: str, track_id: str) -> Any:
+    def lease_marker_delete(self, tenant: str, track_id: str) -> Any:
+        """The transact Delete of (tenant, track)'s lease marker: every transaction that ends a
+        lease (release, expire, force release) includes it, or the quota counts it forever."""
         return {
             "Delete": {"TableName": self.table, "Key": _key(lease_marker_key(tenant, track_id))}
         }
@@ -521,7 +508,7 @@ class PoolStore:
                         }
                     },
                     self.replies.put_transact_item(reply),  # type: ignore[list-item]
-                    self._marker_delete(tenant, track_id),
+                    self.lease_marker_delete(tenant, track_id),
                 ]
             )
         except ClientError as exc:
@@ -590,7 +577,7 @@ class PoolStore:
                             "ExpressionAttributeValues": {":sid": {"S": sandbox.sandbox_id}},
                         }
                     },
-                    self._marker_delete(sandbox.tenant, sandbox.allocated_to_track),
+                    self.lease_marker_delete(sandbox.tenant, sandbox.allocated_to_track),
                 ]
             )
         except ClientError as exc:

@@ -11,15 +11,20 @@ item) in one ``TransactWriteItems``, so the list and the lookups never disagree.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from botocore.exceptions import ClientError
 
+from consumers.stores.status_index import count_leases
 from consumers.stores.transactions import cancellation
+from schemas.ids import DEFAULT_TENANT
 from schemas.items import from_item, to_attr, to_item
+from schemas.pool import TenantUsage
 from schemas.tenants import (
     TENANT_PK,
     TenantConfig,
@@ -34,6 +39,8 @@ from schemas.tenants import (
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "IssuedToken",
@@ -105,11 +112,23 @@ class TenantStore:
 
     # reads ------------------------------------------------------------------------------
 
+    async def _get_item(self, key: dict[str, str]) -> dict[str, Any] | None:
+        """One consistent GetItem; a table that does not exist yet reads as empty, so a
+        deployment upgraded before ``infra provision`` ran keeps working as tenant default."""
+        try:
+            resp = await self._ddb.get_item(
+                TableName=self.table, Key=_key(key), ConsistentRead=True
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            log.warning("tenants_table_missing", table=self.table)
+            return None
+        item: dict[str, Any] | None = resp.get("Item")
+        return item
+
     async def get(self, name: str) -> TenantConfig | None:
-        resp = await self._ddb.get_item(
-            TableName=self.table, Key=_key(tenant_key(name)), ConsistentRead=True
-        )
-        item = resp.get("Item")
+        item = await self._get_item(tenant_key(name))
         return _config_of(item) if item else None
 
     async def list(self) -> list[TenantConfig]:
@@ -122,7 +141,13 @@ class TenantStore:
         }
         found: list[TenantConfig] = []
         while True:
-            resp = await self._ddb.query(**kwargs)
+            try:
+                resp = await self._ddb.query(**kwargs)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+                log.warning("tenants_table_missing", table=self.table)
+                return found
             found += [_config_of(i) for i in resp.get("Items", [])]
             if "LastEvaluatedKey" not in resp:
                 return found
@@ -130,10 +155,7 @@ class TenantStore:
 
     async def grant(self, token: str) -> TokenGrant | None:
         """The tenant a plain token belongs to, or None (looked up by its hash)."""
-        resp = await self._ddb.get_item(
-            TableName=self.table, Key=_key(token_key(token_sha256(token))), ConsistentRead=True
-        )
-        item = resp.get("Item")
+        item = await self._get_item(token_key(token_sha256(token)))
         return TokenGrant.model_validate(from_item(item)) if item else None
 
     # writes -----------------------------------------------------------------------------
@@ -361,3 +383,21 @@ class TenantDirectory:
                 del cache[old]
         cache[key] = _Cached(value, now)
         return value
+
+
+async def tenant_usage(
+    ddb: DynamoDBClient, *, pool_table: str, tenants_table: str
+) -> dict[str, TenantUsage]:
+    """``by_tenant`` of the stats: each tenant's leases and ``max_active`` (the default
+    tenant always; v1 allocations made before lease markers existed are not counted)."""
+    configs = {c.name: c for c in await TenantStore(ddb, table=tenants_table).list()}
+    names = sorted({DEFAULT_TENANT, *configs})
+    counts = await asyncio.gather(
+        *(count_leases(ddb, table=pool_table, tenant=name) for name in names)
+    )
+    return {
+        name: TenantUsage(
+            allocated=n, max_active=configs[name].max_active if name in configs else None
+        )
+        for name, n in zip(names, counts, strict=True)
+    }

@@ -36,7 +36,7 @@ from pydantic import SecretStr, ValidationError
 from structlog.contextvars import bound_contextvars
 
 from consumers.stores.clients import client_config, dynamodb_client
-from infra.authorizer.handler import ADMIN, TRACK, TokenStore
+from infra.authorizer.handler import ADMIN, SIGNING, TRACK, TokenStore
 from infra.logging import configure_logging
 from producers.gateway.app import create_code_app
 from producers.gateway.errors import error_response
@@ -73,14 +73,10 @@ class Runtime:
         self.ddb: DynamoDBClient = self.loop.run_until_complete(
             self._exits.enter_async_context(dynamodb_client(settings, CLIENT_CONFIG))
         )
-        self.tokens = TokenStore(
-            secrets,
-            secret_arns={
-                TRACK: settings.track_token_secret_arn,
-                ADMIN: settings.admin_token_secret_arn,
-            },
-            ttl_s=settings.token_cache_ttl_s,
-        )
+        arns = {TRACK: settings.track_token_secret_arn, ADMIN: settings.admin_token_secret_arn}
+        if settings.token_signing_secret_arn:
+            arns[SIGNING] = settings.token_signing_secret_arn
+        self.tokens = TokenStore(secrets, secret_arns=arns, ttl_s=settings.token_cache_ttl_s)
         self._built_for: dict[str, bytes] | None = None
         self._adapter: Mangum | None = None
 
@@ -94,6 +90,9 @@ class Runtime:
             tenant_cache_ttl_s=s.tenant_cache_ttl_s,
             track_token=SecretStr(tokens.get(TRACK, b"").decode()),
             admin_token=SecretStr(tokens.get(ADMIN, b"").decode()),
+            token_signing_secret=(
+                SecretStr(tokens[SIGNING].decode()) if tokens.get(SIGNING) else None
+            ),
         )
 
     def adapter(self) -> Mangum:

@@ -75,6 +75,7 @@ module "iam" {
   pool_table_arn            = module.dynamodb.pool_table_arn
   replies_table_arn         = module.dynamodb.replies_table_arn
   tenants_table_arn         = module.dynamodb.tenants_table_arn
+  signing_secret_arn        = var.token_signing_secret_arn
   secret_arns               = module.secrets.arns
   consumer_log_group_arn    = module.cloudwatch.log_group_arns["consumer"]
   authorizer_log_group_arn  = module.cloudwatch.log_group_arns["authorizer"]
@@ -92,6 +93,8 @@ module "authorizer" {
   track_token_secret_arn = module.secrets.arns["track"]
   admin_token_secret_arn = module.secrets.arns["admin"]
   token_cache_ttl_s      = var.token_cache_ttl_s
+  tenants_table_name     = module.dynamodb.tenants_table_name
+  signing_secret_arn     = var.token_signing_secret_arn
   usage_keys             = module.api_gateway.usage_keys
   reserved_concurrency   = var.authorizer_reserved_concurrency
 }
@@ -105,6 +108,7 @@ module "read_lambda" {
   name_prefix            = var.name_prefix
   track_token_secret_arn = module.secrets.arns["track"]
   admin_token_secret_arn = module.secrets.arns["admin"]
+  signing_secret_arn     = var.token_signing_secret_arn
   token_cache_ttl_s      = var.token_cache_ttl_s
   cors_origins           = var.cors_origins
   reserved_concurrency   = var.read_lambda_reserved_concurrency

@@ -66,6 +66,12 @@ variable "track_token_secret_arn" {
   default     = ""
 }
 
+variable "token_signing_secret_arn" {
+  description = "v2: Secrets Manager ARN of BROKER_TOKEN_SIGNING_SECRET (signed track tokens, >= 24 chars); empty: signed tokens are refused on AWS."
+  type        = string
+  default     = ""
+}
+
 variable "admin_token_secret_arn" {
   description = "Secrets Manager ARN of the admin bearer token; empty creates an empty secret to fill."
   type        = string

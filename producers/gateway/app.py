@@ -69,7 +69,8 @@ def _reads(
     metrics: GatewayMetrics,
     clock: Callable[[], float] | None = None,
 ) -> Reads:
-    """``clock`` (tests) replaces both the tenant cache's and the token expiry's clock."""
+    """``clock`` (tests) replaces the tenant cache's, the token expiry's and the tenant
+    budget's clock."""
     names = settings.names
     tenants = TenantDirectory(
         TenantStore(ddb, table=names.tenants_table),
@@ -93,8 +94,13 @@ def _reads(
         admin_limiter=RateLimiter(
             per_min=settings.admin_rate_limit_per_min, burst=settings.admin_rate_limit_burst
         ),
-        tenant_limiter=TenantRateLimiter(),
-        store=GatewayStore(ddb, pool_table=names.pool_table, replies_table=names.replies_table),
+        tenant_limiter=TenantRateLimiter(**({"clock": clock} if clock is not None else {})),
+        store=GatewayStore(
+            ddb,
+            pool_table=names.pool_table,
+            replies_table=names.replies_table,
+            tenants_table=names.tenants_table,
+        ),
         cursors=_cursor_codec(settings),
         metrics=metrics,
     )

@@ -16,10 +16,11 @@ import structlog
 
 from consumers.stores.history import HistoryStore
 from consumers.stores.status_index import count_by_status, status_page
+from consumers.stores.tenants import tenant_usage
 from producers.gateway.errors import ServiceUnavailableError
 from schemas.events import LeaseRecord
 from schemas.items import reply_from_item, sandbox_from_item
-from schemas.pool import Sandbox, SandboxStatus, sandbox_key
+from schemas.pool import Sandbox, SandboxStatus, TenantUsage, sandbox_key
 from schemas.replies import ReplyRecord
 
 if TYPE_CHECKING:
@@ -29,10 +30,18 @@ log = structlog.get_logger(__name__)
 
 
 class GatewayStore:
-    def __init__(self, ddb: DynamoDBClient, *, pool_table: str, replies_table: str) -> None:
+    def __init__(
+        self,
+        ddb: DynamoDBClient,
+        *,
+        pool_table: str,
+        replies_table: str,
+        tenants_table: str | None = None,
+    ) -> None:
         self._ddb = ddb
         self.pool_table = pool_table
         self.replies_table = replies_table
+        self.tenants_table = tenants_table
 
     def _unavailable(self, table: str, exc: Exception) -> ServiceUnavailableError:
         log.warning("table_unavailable", table=table, outcome="error", error=type(exc).__name__)
@@ -65,6 +74,17 @@ class GatewayStore:
             return await count_by_status(self._ddb, table=self.pool_table)
         except Exception as exc:
             raise self._unavailable(self.pool_table, exc) from exc
+
+    async def by_tenant(self) -> dict[str, TenantUsage]:
+        """Each tenant's leases and quota (v2 ``by_tenant``): COUNT Queries, no Scan."""
+        if self.tenants_table is None:
+            return {}
+        try:
+            return await tenant_usage(
+                self._ddb, pool_table=self.pool_table, tenants_table=self.tenants_table
+            )
+        except Exception as exc:
+            raise self._unavailable(self.tenants_table, exc) from exc
 
     async def page(
         self, status: SandboxStatus, *, limit: int, start_key: dict[str, Any] | None

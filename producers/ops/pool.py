@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consumers.stores.status_index import count_by_status, status_query
+from consumers.stores.tenants import tenant_usage
 from schemas.items import sandbox_from_item
 from schemas.pool import TRACK_INDEX, PoolStats, Sandbox, SandboxStatus
 
@@ -18,9 +19,16 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 
-async def pool_stats(ddb: DynamoDBClient, *, table: str) -> PoolStats:
-    """Counts by status (one COUNT Query per status) and their total."""
-    return PoolStats.of_counts(await count_by_status(ddb, table=table))
+async def pool_stats(
+    ddb: DynamoDBClient, *, table: str, tenants_table: str | None = None
+) -> PoolStats:
+    """Counts by status (one COUNT Query per status) and their total; with
+    ``tenants_table``, each tenant's leases and quota (``by_tenant``) too."""
+    stats = PoolStats.of_counts(await count_by_status(ddb, table=table))
+    if tenants_table is None:
+        return stats
+    usage = await tenant_usage(ddb, pool_table=table, tenants_table=tenants_table)
+    return stats.model_copy(update={"by_tenant": usage})
 
 
 async def _query(ddb: DynamoDBClient, kwargs: dict[str, Any], *, limit: int) -> list[Sandbox]:

@@ -128,7 +128,7 @@ async def collect_status(
         _row(sqs, "jobs", names.jobs_queue),
         _row(sqs, "jobs DLQ", names.jobs_dlq),
     )
-    stats = await pool_stats(ddb, table=names.pool_table)
+    stats = await pool_stats(ddb, table=names.pool_table, tenants_table=names.tenants_table)
     quarantined = (
         await list_sandboxes(
             ddb, table=names.pool_table, status=SandboxStatus.QUARANTINED, limit=QUARANTINED_SHOWN

@@ -24,6 +24,7 @@ LOG_FIELDS = {
     "message_group",
     "receive_count",
     "available",
+    "tenant",  # v2: a new lease's line names its tenant (the drain-guard metrics)
 }
 #: The API access log's fields (modules/api_gateway/stage.tf).
 ACCESS_FIELDS = {"request_id", "status", "role", "path", "source_ip", "latency_ms"}
@@ -191,3 +192,21 @@ def test_log_groups_and_namespace_follow_the_prefix(prefix: str) -> None:
     }
     assert ev.output("metric_namespace") == f"SandboxBroker/{prefix}sandbox-broker"
     assert instances(ev, "aws_cloudwatch_log_group")[0].get("retention_in_days") == 30
+
+
+def test_drain_guards_alarm_on_allocation_surges_and_available_falling_fast() -> None:
+    """v2: allocations far above their band, one tenant's allocations per minute, and
+    available falling fast between syncs, each an alarm; the per-tenant metric has a
+    Tenant dimension from the log line."""
+    found = alarms()
+    surge = found["sandbox-broker-allocation-surge"]
+    assert surge["comparison_operator"] == "GreaterThanUpperThreshold"
+    assert any(
+        "ANOMALY_DETECTION_BAND" in (q.get("expression") or "") for q in surge["metric_query"]
+    )
+    tenant = found["sandbox-broker-tenant-allocation-surge"]
+    assert "TenantAllocations" in tenant["metric_query"][0]["expression"]
+    falling = found["sandbox-broker-available-falling-fast"]
+    assert falling["threshold"] < 0
+    per_tenant = one(cw(), "aws_cloudwatch_log_metric_filter", "tenant_allocations").config()
+    assert per_tenant["metric_transformation"][0]["dimensions"] == {"Tenant": "$.tenant"}

@@ -106,7 +106,8 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
         | grants(["dynamodb:Query"], [a["pool"] + "/index/StatusIndex"])
         | grants(["dynamodb:Query"], [a["pool"]])
         | grants(["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]])
-        | grants(["dynamodb:GetItem"], [a["tenants"]])
+        | grants(["dynamodb:GetItem", "dynamodb:Query"], [a["tenants"]])
+        | grants(["dynamodb:Query"], [a["pool"]])  # v2: by_tenant lease counts
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["read_lambda_logs"]]),
     }
     assert permissions(ev) == expected

@@ -15,6 +15,8 @@ reads, the cursor codec): the Lambda has no queue client.
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -80,7 +82,8 @@ def code_routes(gw: Reads) -> APIRouter:
         annotate(request.scope, action="stats")
         await gw.auth.principal(request.headers, Role.ADMIN)
         gw.limit(Role.ADMIN, ADMIN_BUDGET)
-        body = PoolStats.of_counts(await gw.store.counts())
+        counts, by_tenant = await asyncio.gather(gw.store.counts(), gw.store.by_tenant())
+        body = PoolStats.of_counts(counts).model_copy(update={"by_tenant": by_tenant})
         return JSONResponse(body.model_dump(mode="json"))
 
     @router.get(

@@ -2,8 +2,8 @@
 track token, as ``sandbox-broker tenants mint`` does (one implementation: ``mint_for``).
 
 Only ``Reads`` is used (auth, the tenants store, settings), so the router can be served by
-the read Lambda as well; today only the local gateway includes it (see the report in
-``README.md`` "Tenants" for the AWS route).
+the read Lambda as well; today only the local gateway includes it (on AWS the route still
+needs its API Gateway proxy and the signing secret in the read Lambda's environment).
 """
 
 from __future__ import annotations

@@ -77,10 +77,15 @@ def render_status(report: StatusReport) -> Group:
         )
     pool_table = render_pool(report.pool)
     pool_table.box = box.SIMPLE_HEAD
+    tenants = Table("tenant", "allocated", "max_active", title="tenants", box=box.SIMPLE_HEAD)
+    for name, usage in sorted(report.pool.by_tenant.items()):
+        limit = "-" if usage.max_active is None else str(usage.max_active)
+        full = usage.max_active is not None and usage.allocated >= usage.max_active
+        tenants.add_row(name, str(usage.allocated), limit, style="bold red" if full else None)
     if not report.quarantined:
-        return Group(pool_table, queues, runs)
+        return Group(pool_table, tenants, queues, runs)
     held = Table("sandbox", "since", "reason", title="quarantined", box=box.SIMPLE_HEAD)
     for s in report.quarantined:
         since = age(report.taken_at - s.quarantined_at) + " ago" if s.quarantined_at else "-"
         held.add_row(s.sandbox_id, since, s.quarantine_reason or "-", style="red")
-    return Group(pool_table, held, queues, runs)
+    return Group(pool_table, tenants, held, queues, runs)

@@ -56,7 +56,8 @@ async def test_not_ready_names_each_missing_dependency(moto_url: str, sqs: Any, 
         assert (await client.get("/healthz")).status_code == 200
         # and a request that needs the missing table is a 503, not a 500
         read = await client.get(
-            "/v1/requests/req_1", headers={"Authorization": "Bearer x", "X-Track-ID": "t"}
+            "/v1/requests/req_1",
+            headers={"Authorization": "Bearer " + "x" * 24, "X-Track-ID": "t"},
         )
         assert read.status_code == 503
         assert read.json()["error"]["code"] == "QUEUE_UNAVAILABLE"

@@ -174,10 +174,11 @@ async def test_stats_count_every_status_with_queries_not_a_scan(gw: GatewayEnv) 
         "deletion_failed": 1,
         "quarantined": 0,
         "total": 13,
-        "by_tenant": {},
+        "by_tenant": {"default": {"allocated": 0, "max_active": None}},
     }
     assert "scan" not in gw.ddb.calls
-    assert gw.ddb.calls.count("query") == len(SandboxStatus)
+    # one COUNT per status, the tenants (one Query) and the default tenant's lease COUNT
+    assert gw.ddb.calls.count("query") == len(SandboxStatus) + 2
 
 
 async def _walk(gw: GatewayEnv, *, limit: int, status: str | None = None) -> list[list[dict]]:

@@ -122,3 +122,16 @@ async def test_wrong_revoked_and_unknown_tokens_are_401(tenants_env: TenantsEnv)
     assert (await env.call("POST", "/v1/allocate", issued.token + "x", "t")).status_code == 401
     # A tenant token on an admin route: 403, as any track token.
     assert (await env.call("GET", "/v1/admin/stats", issued.token)).status_code == 403
+
+
+async def test_a_tenants_rate_per_min_bounds_all_its_tracks_together(
+    tenants_env: TenantsEnv,
+) -> None:
+    env = tenants_env
+    token = (await env.store.add("acme", rate_per_min=12)).token  # burst: 10 s of it, 2
+    codes = [
+        (await env.call("POST", "/v1/allocate", token, f"t-{n}")).status_code for n in range(3)
+    ]
+    assert codes == [202, 202, 429]  # three different tracks, one tenant budget
+    other = (await env.store.add("beta")).token
+    assert (await env.call("POST", "/v1/allocate", other, "t-0")).status_code == 202

@@ -98,3 +98,13 @@ async def test_directory_caches_hits_and_misses_for_the_ttl(store: TenantStore) 
     assert await directory.config("nobody") is None  # a cached miss
     now[0] += 30
     assert await directory.config("nobody") is not None
+
+
+async def test_a_missing_tenants_table_reads_as_no_tenants(
+    provisioned: CommonSettings, ddb
+) -> None:
+    """An upgraded deployment that has not run `infra provision` yet: tenant default only."""
+    store = TenantStore(ddb, table=provisioned.names.tenants_table + "-absent")
+    assert await store.get("default") is None
+    assert await store.grant("sbk_whatever") is None
+    assert await store.list() == []

@@ -38,3 +38,14 @@ variable "reserved_concurrency" {
   description = "Reserved concurrent executions (-1: the account's unreserved pool)."
   type        = number
 }
+
+variable "tenants_table_name" {
+  description = "The tenants table (v2): token hashes and tenant configs, read-only."
+  type        = string
+}
+
+variable "signing_secret_arn" {
+  description = "v2: ARN of the token signing secret (signed track tokens); empty: refused."
+  type        = string
+  default     = ""
+}

@@ -275,3 +275,84 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# ---------------------------------------------------------------------------------------
+# v2 drain guards: one credential draining the pool shows as allocations far above their
+# normal rate and as `available` falling fast (CONTRACT.md "Tenants"; quotas bound it).
+# ---------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "allocation_surge" {
+  alarm_name          = "${var.stem}-allocation-surge"
+  alarm_description   = "New leases per minute far above their usual band (anomaly detection): a drain? Check `sandbox-broker status` (per-tenant usage) and the tenants' quotas."
+  comparison_operator = "GreaterThanUpperThreshold"
+  evaluation_periods  = 3
+  threshold_metric_id = "band"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "band"
+    expression  = "ANOMALY_DETECTION_BAND(m1, ${var.allocation_surge_band})"
+    label       = "usual allocations per minute"
+    return_data = true
+  }
+
+  metric_query {
+    id          = "m1"
+    return_data = true
+    metric {
+      namespace   = local.namespace
+      metric_name = "Allocations"
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "tenant_allocation_surge" {
+  alarm_name          = "${var.stem}-tenant-allocation-surge"
+  alarm_description   = "One tenant took more than ${var.tenant_allocations_per_min_alarm} sandboxes a minute: far above a lab start's rate. Check its tokens (`tenants show`), revoke or set --max-active."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.tenant_allocations_per_min_alarm
+  evaluation_periods  = 2
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "busiest"
+    expression  = "MAX(SEARCH('{${local.namespace},Tenant} MetricName=\"TenantAllocations\"', 'Sum', 60))"
+    label       = "busiest tenant's allocations per minute"
+    return_data = true
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "available_falling_fast" {
+  alarm_name          = "${var.stem}-available-falling-fast"
+  alarm_description   = "Available sandboxes fell by more than ${var.available_drop_alarm} between two syncs: a drain outpacing the pool. Check per-tenant usage in `sandbox-broker status`."
+  comparison_operator = "LessThanThreshold"
+  threshold           = -var.available_drop_alarm
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "drop"
+    expression  = "DIFF(available)"
+    label       = "change of available between syncs"
+    return_data = true
+  }
+
+  metric_query {
+    id = "available"
+    metric {
+      namespace   = local.namespace
+      metric_name = "PoolAvailable"
+      # pool_stats is logged after every sync (10 min): one value per 15-minute period.
+      period = 900
+      stat   = "Minimum"
+    }
+  }
+}

@@ -51,6 +51,12 @@ locals {
       value   = "1"
       unit    = "Count"
     }
+    # v2 drain guard: every new lease (the allocation_surge alarm's baseline).
+    Allocations = {
+      pattern = "{ $.event = \"sandbox_allocated\" && $.tenant = \"*\" }"
+      value   = "1"
+      unit    = "Count"
+    }
   }
 }
 
@@ -205,4 +211,20 @@ resource "aws_cloudwatch_query_definition" "this" {
   name            = "${var.stem}/${each.key}"
   log_group_names = [for g in each.value.groups : aws_cloudwatch_log_group.this[g].name]
   query_string    = each.value.query
+}
+
+# v2 drain guard: new leases per tenant (dimension Tenant, from the consumer's log line).
+# A filter with dimensions takes no default value: a quiet tenant has no data, not zeros.
+resource "aws_cloudwatch_log_metric_filter" "tenant_allocations" {
+  name           = "${var.stem}-TenantAllocations"
+  log_group_name = aws_cloudwatch_log_group.this["consumer"].name
+  pattern        = "{ $.event = \"sandbox_allocated\" && $.tenant = \"*\" }"
+
+  metric_transformation {
+    name       = "TenantAllocations"
+    namespace  = local.namespace
+    value      = "1"
+    unit       = "Count"
+    dimensions = { Tenant = "$.tenant" }
+  }
 }

@@ -77,3 +77,21 @@ variable "read_lambda_function_name" {
   description = "Name of the read Lambda (its log group and alarms)."
   type        = string
 }
+
+variable "allocation_surge_band" {
+  description = "v2: width (standard deviations) of the usual allocations band; above it alarms."
+  type        = number
+  default     = 4
+}
+
+variable "tenant_allocations_per_min_alarm" {
+  description = "v2: alarm when one tenant takes more sandboxes than this in a minute."
+  type        = number
+  default     = 200
+}
+
+variable "available_drop_alarm" {
+  description = "v2: alarm when available sandboxes fall by more than this between two syncs."
+  type        = number
+  default     = 100
+}

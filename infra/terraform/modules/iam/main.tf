@@ -287,6 +287,16 @@ data "aws_iam_policy_document" "authorizer" {
     resources = [var.secret_arns["track"], var.secret_arns["admin"]]
   }
 
+  dynamic "statement" {
+    # v2: the signed-track-token secret, when the deployment has one.
+    for_each = var.signing_secret_arn == "" ? [] : [var.signing_secret_arn]
+    content {
+      sid       = "SigningSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid = "TenantsReadOnly"
     # v2: a presented token's hash (GetItem TOKEN#<sha256>) and its tenant's config.
@@ -352,11 +362,29 @@ data "aws_iam_policy_document" "read_lambda" {
     resources = [var.secret_arns["track"], var.secret_arns["admin"]]
   }
 
+  dynamic "statement" {
+    # v2: the signed-track-token secret, when the deployment has one.
+    for_each = var.signing_secret_arn == "" ? [] : [var.signing_secret_arn]
+    content {
+      sid       = "SigningSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid = "TenantsReadOnly"
-    # v2: the same token and tenant reads as the authorizer (auth in the shared code).
-    actions   = ["dynamodb:GetItem"]
+    # v2: the same token and tenant reads as the authorizer (auth in the shared code), and
+    # the stats' by_tenant: the tenants (one Query) and each one's lease markers (COUNT).
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
     resources = [var.tenants_table_arn]
+  }
+
+  statement {
+    sid = "LeaseCounts"
+    # v2: GET /v1/admin/stats by_tenant: Query Select=COUNT on ACTIVE#<tenant>.
+    actions   = ["dynamodb:Query"]
+    resources = [var.pool_table_arn]
   }
 
   statement {

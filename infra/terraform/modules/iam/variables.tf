@@ -57,3 +57,9 @@ variable "read_lambda_log_group_arn" {
   description = "Log group of the read Lambda."
   type        = string
 }
+
+variable "signing_secret_arn" {
+  description = "v2: ARN of the token signing secret, read by the authorizer and the read Lambda (empty: none)."
+  type        = string
+  default     = ""
+}

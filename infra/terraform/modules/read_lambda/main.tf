@@ -54,12 +54,13 @@ resource "aws_lambda_function" "read" {
 
   environment {
     variables = {
-      BROKER_NAME_PREFIX            = var.name_prefix
-      BROKER_TRACK_TOKEN_SECRET_ARN = var.track_token_secret_arn
-      BROKER_ADMIN_TOKEN_SECRET_ARN = var.admin_token_secret_arn
-      BROKER_TOKEN_CACHE_TTL_S      = tostring(var.token_cache_ttl_s)
-      BROKER_CORS_ORIGINS           = join(",", var.cors_origins)
-      BROKER_LOG_FORMAT             = "json"
+      BROKER_NAME_PREFIX              = var.name_prefix
+      BROKER_TRACK_TOKEN_SECRET_ARN   = var.track_token_secret_arn
+      BROKER_ADMIN_TOKEN_SECRET_ARN   = var.admin_token_secret_arn
+      BROKER_TOKEN_CACHE_TTL_S        = tostring(var.token_cache_ttl_s)
+      BROKER_TOKEN_SIGNING_SECRET_ARN = var.signing_secret_arn
+      BROKER_CORS_ORIGINS             = join(",", var.cors_origins)
+      BROKER_LOG_FORMAT               = "json"
     }
   }
 

@@ -54,3 +54,9 @@ variable "reserved_concurrency" {
   description = "Reserved concurrent executions (-1: the account's unreserved pool)."
   type        = number
 }
+
+variable "signing_secret_arn" {
+  description = "v2: ARN of the token signing secret (signed track tokens); empty: refused."
+  type        = string
+  default     = ""
+}

@@ -1,0 +1,125 @@
+"""Tenants, both ways (v2): the VTL with the authorizer's tenant context and the local
+gateway with the same tenant enqueue the same message (tenant included) and refuse the
+same requests — a signed token's other track id and a prefix outside the tenant's: 403."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from producers.gateway import create_app
+from schemas.items import to_item
+from schemas.settings import GatewaySettings
+from schemas.tenants import TenantConfig, mint_for
+from tests.infra.test_gateway_parity import (
+    ADMIN,
+    PATHS,
+    REQUEST_ID,
+    TRACK,
+    RecordingSQS,
+    _comparable,
+)
+from tests.infra.test_gateway_parity import routes as routes
+from tests.infra.vtl import FakeInput, render, send_message_params
+
+SECRET = "parity-signing-secret-0123456789"
+ACME = TenantConfig(name="acme", prefixes=("lab-aws", "lab-gcp"))
+
+
+class TenantsDDB:
+    """The tenants table as the gateway reads it: one tenant, acme."""
+
+    async def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if Key.get("SK", {}).get("S") == "acme":
+            values = ACME.model_dump(mode="json")
+            values["tokens"] = {}
+            return {"Item": to_item(values)}
+        return {}
+
+
+@pytest.fixture
+async def gateway_and_sqs() -> AsyncIterator[tuple[httpx.AsyncClient, RecordingSQS]]:
+    sqs = RecordingSQS()
+    settings = GatewaySettings(
+        track_token=TRACK, admin_token=ADMIN, token_signing_secret=SECRET, rate_limit_burst=10_000
+    )
+    app = create_app(settings, sqs=sqs, ddb=TenantsDDB())  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+        yield client, sqs
+
+
+def _token(track_id: str) -> str:
+    token, _ = mint_for(ACME, track_id, ttl_s=3600, secret=SECRET, now=time.time())
+    return token
+
+
+CASES = [
+    ("allocate", {"X-Instruqt-Sandbox-ID": "lab-1"}),
+    ("allocate", {"X-Instruqt-Sandbox-ID": "lab-2"}),
+    ("allocate", {"X-Instruqt-Sandbox-ID": "lab-1", "X-Sandbox-Name-Prefix": "lab-aws-eu"}),
+    ("allocate", {"X-Instruqt-Sandbox-ID": "lab-1", "X-Sandbox-Name-Prefix": "lab-azure"}),
+    ("allocate", {"X-Track-ID": "lab-1"}),
+    ("release", {"X-Instruqt-Sandbox-ID": "lab-1"}),
+    ("release", {"X-Instruqt-Sandbox-ID": "lab-9"}),
+]
+
+
+@pytest.mark.parametrize(("route", "headers"), CASES)
+async def test_tenant_routes_agree(
+    gateway_and_sqs: tuple[httpx.AsyncClient, RecordingSQS],
+    routes: dict[str, dict[str, Any]],
+    route: str,
+    headers: dict[str, str],
+) -> None:
+    gateway, sqs = gateway_and_sqs
+    authorizer = {
+        "role": "track",
+        "tenant": "acme",
+        "track_id": "lab-1",
+        "prefixes": ",".join(ACME.prefixes),
+    }
+    params = send_message_params(
+        render(
+            routes[route]["request"],
+            input=FakeInput(headers=headers, path={"sandbox_id": "sbx-1"}),
+            request_id=REQUEST_ID,
+            authorizer=authorizer,
+        ).body
+    )
+    aws: dict[str, Any] = {"refused": 403 if params.get("Action") == "RejectForbidden" else 400}
+    if "MessageBody" in params:
+        aws = {"message": _comparable(json.loads(params["MessageBody"]))}
+    response = await gateway.post(
+        PATHS[route].format(sandbox_id="sbx-1"),
+        headers={"Authorization": f"Bearer {_token('lab-1')}", **headers},
+    )
+    local: dict[str, Any] = {"refused": response.status_code}
+    if response.status_code == 202:
+        local = {"message": _comparable(json.loads(sqs.sent[-1]["MessageBody"]))}
+    assert aws == local
+    if "message" in local:
+        assert local["message"]["tenant"] == "acme"
+
+
+def test_a_forbidden_refusal_is_answered_403() -> None:
+    from tests.infra.plan import by_key, plan
+
+    api = plan().child("api_gateway")
+    response = by_key(api, "aws_api_gateway_integration_response", "enqueue_rejected")[
+        "allocate"
+    ].config()
+    error = (
+        "<ErrorResponse><Error><Code>InvalidAction</Code><Message>The action RejectForbidden "
+        "is not valid for this endpoint.</Message></Error></ErrorResponse>"
+    )
+    rendered = render(
+        response["response_templates"]["application/json"], input=FakeInput(body=error)
+    )
+    assert rendered.status == 403
+    assert json.loads(rendered.body)["error"]["code"] == "FORBIDDEN"
