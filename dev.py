@@ -53,6 +53,8 @@ LAMBDA_SOURCES = (
     "infra/authorizer",
     "infra/read_lambda",
     "infra/events_lambda",
+    # the SQS library's own project: copied as the top-level package it installs as
+    ("packages/faststream-sqs/faststream_sqs", "faststream_sqs"),
 )
 #: Wheels for the Lambda runtime (python3.12, x86_64), whatever machine builds: pip picks
 #: manylinux wheels and refuses sdists, so nothing is compiled here and no Docker is needed.
@@ -196,7 +198,8 @@ def build_lambda(args: list[str], *, target: Path = LAMBDA_BUILD) -> int:
     shutil.rmtree(function, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for source in LAMBDA_SOURCES:
-        src, dest = ROOT / source, function / source
+        from_, to = source if isinstance(source, tuple) else (source, source)
+        src, dest = ROOT / from_, function / to
         dest.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, dest, ignore=ignore)
