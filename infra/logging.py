@@ -137,8 +137,12 @@ def configure_logging(
     else:
         renderer = _console_renderer()
     redactor = Redactor([*secrets_from_env(), *secrets])
+    # In place: a logger bound (and cached) before a reconfiguration follows it, and so
+    # does structlog.testing.capture_logs, which edits this very list.
+    processors = structlog.get_config()["processors"]
+    processors[:] = [*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

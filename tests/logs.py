@@ -23,6 +23,7 @@ from infra.logging import LogFormat, configure_logging
 def rendered_logs(fmt: LogFormat = "json", level: str = "DEBUG") -> Iterator[io.StringIO]:
     """Everything logged inside, as the process's stderr handler renders it."""
     saved = structlog.get_config()
+    processors = list(saved["processors"])  # configure_logging edits the list in place
     root = logging.getLogger()
     handlers, root_level = root.handlers[:], root.level
     noisy = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
@@ -36,6 +37,7 @@ def rendered_logs(fmt: LogFormat = "json", level: str = "DEBUG") -> Iterator[io.
         yield stream
     finally:
         structlog.configure(**saved)
+        structlog.get_config()["processors"][:] = processors
         root.handlers[:] = handlers
         root.setLevel(root_level)
         for name, old in noisy.items():

@@ -113,3 +113,31 @@ def test_configuring_logging_in_a_test_leaves_capture_logs_working() -> None:
         middleware.log.info("after")
     assert "inside" in stderr.getvalue()
     assert [e["event"] for e in logs] == ["after"]
+
+
+def test_a_logger_cached_under_one_configuration_follows_the_next() -> None:
+    """configure_logging edits structlog's processor list in place: a logger cached on first
+    use (production caches) still follows a later configuration — and capture_logs, which
+    edits that list, still sees it (a test that configured logging left later tests blind)."""
+    import logging as stdlib_logging
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    from infra.logging import configure_logging
+
+    saved = structlog.get_config()
+    processors = list(saved["processors"])
+    root = stdlib_logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("json", "CRITICAL")
+        log = structlog.get_logger("tests.cached")
+        log.debug("warm")  # cached on first use, bound to the configuration of the moment
+    finally:
+        structlog.configure(**saved)
+        structlog.get_config()["processors"][:] = processors
+        root.handlers[:], root.level = handlers, level
+    with capture_logs() as logs:
+        log.info("seen")
+    assert [entry["event"] for entry in logs] == ["seen"]

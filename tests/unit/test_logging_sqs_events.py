@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from faststream_sqs.logs import EventLog
-from infra.logging import configure_logging
+from tests.logs import rendered_logs
 
 
 @pytest.fixture
 def json_lines() -> Iterator[io.StringIO]:
-    """The app's logging set up for one test, writing to a buffer; put back after."""
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    configure_logging("json", "INFO")
-    out = io.StringIO()
-    root.handlers[0].stream = out  # type: ignore[attr-defined]
-    try:
+    """The app's logging for one test, rendered to a buffer, undone after (tests/logs.py:
+    a configuration left behind would blind ``capture_logs`` in later tests)."""
+    with rendered_logs("json", "INFO") as out:
         yield out
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.configure(**config)
 
 
 def test_a_broker_event_is_a_structured_json_line(json_lines: io.StringIO) -> None:
