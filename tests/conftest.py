@@ -17,12 +17,18 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from infra.embedded.moto import EmbeddedMoto
 from infra.provision import provision
 from schemas.settings import CommonSettings
+
+# No per-example deadline: the suite runs on shared, loaded machines, where a 200 ms budget
+# for one example measures the machine, not the code (a property still fails on its value).
+hypothesis_settings.register_profile("shared-machine", deadline=None)
+hypothesis_settings.load_profile("shared-machine")
 
 #: What the developer's environment said about LocalStack, read before
 #: _hide_developer_aws_env hides every AWS_* variable from the tests.

@@ -117,7 +117,8 @@ def test_tenant_cache_ttl_bounds(ttl: float) -> None:
 
 @given(st.text(max_size=40))
 def test_the_signing_secret_is_at_least_24_characters(secret: str) -> None:
-    assert _valid(GatewaySettings, token_signing_secret=secret) == (len(secret) >= 24)
+    strong = len(secret) >= 24 and secret == secret.strip() and secret != "*"
+    assert _valid(GatewaySettings, token_signing_secret=secret) == strong
 
 
 @pytest.mark.parametrize("token", ["track_token", "admin_token"])
