@@ -778,6 +778,10 @@ def test_routes_are_the_contract_paths(api: Any) -> None:
             "quarantine",
             "release",
             "history",
+            # v2: /v1/admin/tenants/{name}/track-tokens (read Lambda: minting)
+            "tenants",
+            "{name}",
+            "track-tokens",
         ]
     )
 
