@@ -35,6 +35,12 @@ ACTIVE_PK_PREFIX: Final = "ACTIVE#"
 #: Waiting allocations (v2): one partition, sorted by when they were asked for, so a Query
 #: reads them oldest first; the item holds the allocate message and its deadline.
 WAIT_PK: Final = "WAIT"
+#: Tombstones: when a sandbox the CSP deleted leaves the table, ``DELETED#<id>`` / ``META``
+#: records when (``deleted_at``), in the same transaction, so that a sync whose CSP listing
+#: began before that moment cannot bring the id back. No ``status``: in no index. Removed by
+#: the table's TTL (``ttl``) after ``TOMBSTONE_TTL_S``, far longer than any listing takes.
+DELETED_PK_PREFIX: Final = "DELETED#"
+TOMBSTONE_TTL_S: Final = 86_400
 
 STATUS_INDEX: Final = "StatusIndex"
 TRACK_INDEX: Final = "TrackIndex"
@@ -43,6 +49,11 @@ IDEMPOTENCY_INDEX: Final = "IdempotencyIndex"
 
 def sandbox_key(sandbox_id: str) -> dict[str, str]:
     return {"PK": f"{SANDBOX_PK_PREFIX}{sandbox_id}", "SK": SANDBOX_SK}
+
+
+def tombstone_key(sandbox_id: str) -> dict[str, str]:
+    """The tombstone of a sandbox removed after its CSP delete: ``DELETED#<id>`` / ``META``."""
+    return {"PK": f"{DELETED_PK_PREFIX}{sandbox_id}", "SK": SANDBOX_SK}
 
 
 def track_pk(tenant: str, track_id: str) -> str:

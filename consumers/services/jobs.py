@@ -133,8 +133,10 @@ class JobService:
 
         An empty or failed CSP answer changes nothing (and says so). Allocated and
         pending_deletion items are never touched: every write is conditional on the item
-        being missing, available or stale.
+        being missing, available or stale. Nor is a sandbox deleted since the listing
+        began brought back (its tombstone is at least as recent as ``listed_at``).
         """
+        listed_at = self._clock()  # before the listing: a delete after it may be in it
         try:
             listing = list(await self._csp.list_accounts())
         except self._upstream_errors as exc:
@@ -172,7 +174,7 @@ class JobService:
                 status=SandboxStatus.AVAILABLE,
                 sfdc_account_id=account.sfdc_account_id,
             )
-            if await self._pool.upsert_from_csp(fresh, now=now):
+            if await self._pool.upsert_from_csp(fresh, now=now, listed_at=listed_at):
                 synced += 1
         absent = [
             s.sandbox_id
@@ -254,7 +256,9 @@ class JobService:
             return DeleteOutcome(JobResult(examined=1, failed=1), retry_in_s=retry_in)
         done = JobResult(examined=1, changed=1)
         removed, written = await self._pool.delete_deleted(
-            sandbox.sandbox_id, reply=reply(done) if reply is not None else None
+            sandbox.sandbox_id,
+            deleted_at=self._clock(),  # the CSP delete has returned: it is done by now
+            reply=reply(done) if reply is not None else None,
         )
         if removed and written:
             return DeleteOutcome(done, reply_written=True)

@@ -27,10 +27,12 @@ from consumers.stores.transactions import Cancellation, StoreConflictError, canc
 from schemas.ids import DEFAULT_TENANT
 from schemas.items import from_item, reply_from_item, sandbox_from_item, to_attr, to_item
 from schemas.pool import (
+    TOMBSTONE_TTL_S,
     Sandbox,
     SandboxStatus,
     lease_marker_key,
     sandbox_key,
+    tombstone_key,
     track_key,
 )
 from schemas.replies import ReplyRecord
@@ -589,37 +591,61 @@ class PoolStore:
             cancelled.raise_unexplained()
         return True
 
-    async def upsert_from_csp(self, sandbox: Sandbox, *, now: float) -> bool:
-        """Create or refresh an available/stale sandbox from the CSP listing.
+    async def upsert_from_csp(self, sandbox: Sandbox, *, now: float, listed_at: float) -> bool:
+        """Create or refresh an available/stale sandbox from the CSP listing begun at
+        ``listed_at``.
 
         Never touches an allocated, pending_deletion or deletion_failed item: the condition
-        admits only a missing, available or stale item. False when the condition refused.
+        admits only a missing, available or stale item. Nor does it bring back a sandbox
+        removed after its CSP delete at or after ``listed_at`` (its tombstone, checked in
+        the same transaction: the listing predates the delete); one the CSP lists again
+        in a later listing comes back. False when a condition refused (or another
+        transaction held the item: the next sync sees it again).
         """
-        return await _applied(
-            self._ddb.update_item(
-                TableName=self.table,
-                Key=_key(sandbox_key(sandbox.sandbox_id)),
-                UpdateExpression=(
-                    "SET sandbox_id = :id, #n = :n, external_id = :e, #st = :available, "
-                    "allocated_at = :zero, last_synced = :now, updated_at = :now, "
-                    "created_at = if_not_exists(created_at, :now)"
-                    + (", sfdc_account_id = :sf" if sandbox.sfdc_account_id else "")
-                    + " REMOVE stale_since"
-                ),
-                ConditionExpression="attribute_not_exists(PK) OR #st IN (:available, :stale)",
-                ExpressionAttributeNames={"#st": "status", "#n": "name"},
-                ExpressionAttributeValues={
-                    ":id": {"S": sandbox.sandbox_id},
-                    ":n": {"S": sandbox.name},
-                    ":e": {"S": sandbox.external_id},
-                    ":available": {"S": SandboxStatus.AVAILABLE.value},
-                    ":stale": {"S": SandboxStatus.STALE.value},
-                    ":zero": {"N": "0"},
-                    ":now": to_attr(now),
-                    **({":sf": {"S": sandbox.sfdc_account_id}} if sandbox.sfdc_account_id else {}),
-                },
+        update = {
+            "TableName": self.table,
+            "Key": _key(sandbox_key(sandbox.sandbox_id)),
+            "UpdateExpression": (
+                "SET sandbox_id = :id, #n = :n, external_id = :e, #st = :available, "
+                "allocated_at = :zero, last_synced = :now, updated_at = :now, "
+                "created_at = if_not_exists(created_at, :now)"
+                + (", sfdc_account_id = :sf" if sandbox.sfdc_account_id else "")
+                + " REMOVE stale_since"
+            ),
+            "ConditionExpression": "attribute_not_exists(PK) OR #st IN (:available, :stale)",
+            "ExpressionAttributeNames": {"#st": "status", "#n": "name"},
+            "ExpressionAttributeValues": {
+                ":id": {"S": sandbox.sandbox_id},
+                ":n": {"S": sandbox.name},
+                ":e": {"S": sandbox.external_id},
+                ":available": {"S": SandboxStatus.AVAILABLE.value},
+                ":stale": {"S": SandboxStatus.STALE.value},
+                ":zero": {"N": "0"},
+                ":now": to_attr(now),
+                **({":sf": {"S": sandbox.sfdc_account_id}} if sandbox.sfdc_account_id else {}),
+            },
+        }
+        not_deleted_since = {
+            "TableName": self.table,
+            "Key": _key(tombstone_key(sandbox.sandbox_id)),
+            "ConditionExpression": "attribute_not_exists(PK) OR deleted_at < :listed",
+            "ExpressionAttributeValues": {":listed": to_attr(listed_at)},
+        }
+        try:
+            await self._ddb.transact_write_items(
+                TransactItems=cast(Any, [{"Update": update}, {"ConditionCheck": not_deleted_since}])
             )
-        )
+        except ClientError as exc:
+            cancelled = cancellation(exc)
+            if cancelled is None:
+                raise
+            if cancelled.refused(1):
+                log.info("sync_skipped_deleted", sandbox_id=sandbox.sandbox_id)
+                return False
+            if cancelled.refused(0) or "TransactionConflict" in cancelled.codes:
+                return False
+            cancelled.raise_unexplained()
+        return True
 
     async def mark_stale(self, sandbox_id: str, *, now: float) -> bool:
         """available → stale (the CSP no longer lists it); False when it is no longer available."""
@@ -644,39 +670,65 @@ class PoolStore:
         return await self._conditional_delete(sandbox.sandbox_id, condition, values)
 
     async def delete_deleted(
-        self, sandbox_id: str, *, reply: dict[str, Any] | None = None
+        self, sandbox_id: str, *, deleted_at: float, reply: dict[str, Any] | None = None
     ) -> tuple[bool, bool]:
-        """Remove an item the CSP has deleted (only from pending_deletion/deletion_failed).
+        """Remove an item the CSP has deleted (only from pending_deletion/deletion_failed),
+        leaving its tombstone (``deleted_at``: when the CSP delete had returned) in the same
+        transaction, so that a sync that listed the CSP before then cannot bring it back.
 
         With ``reply`` (a transact Put of the job's reply row) the removal and the reply are
         one TransactWriteItems: the outcome and its answer become durable together, in one
         call instead of two. Returns (removed, reply written); when the transaction is
-        refused the removal is tried alone and the caller writes the reply itself.
+        refused the removal is tried without the reply and the caller writes it itself.
         """
-        condition = "#st IN (:pd, :df)"
-        values = {
-            ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
-            ":df": {"S": SandboxStatus.DELETION_FAILED.value},
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": _key(sandbox_key(sandbox_id)),
+                "ConditionExpression": "#st IN (:pd, :df)",
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": {
+                    ":pd": {"S": SandboxStatus.PENDING_DELETION.value},
+                    ":df": {"S": SandboxStatus.DELETION_FAILED.value},
+                },
+            }
+        }
+        tombstone = {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    **_key(tombstone_key(sandbox_id)),
+                    **to_item(
+                        {
+                            "sandbox_id": sandbox_id,
+                            "deleted_at": deleted_at,
+                            "ttl": int(deleted_at + TOMBSTONE_TTL_S),
+                        }
+                    ),
+                },
+            }
         }
         if reply is not None:
-            delete = {
-                "Delete": {
-                    "TableName": self.table,
-                    "Key": _key(sandbox_key(sandbox_id)),
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": {"#st": "status"},
-                    "ExpressionAttributeValues": values,
-                }
-            }
             try:
-                await self._ddb.transact_write_items(TransactItems=cast(Any, [delete, reply]))
+                await self._ddb.transact_write_items(
+                    TransactItems=cast(Any, [delete, tombstone, reply])
+                )
             except ClientError as exc:
                 if cancellation(exc) is None:
                     raise
                 # the item changed, or a terminal reply exists: settle each on its own
             else:
                 return True, True
-        return await self._conditional_delete(sandbox_id, condition, values), False
+        try:
+            await self._ddb.transact_write_items(TransactItems=cast(Any, [delete, tombstone]))
+        except ClientError as exc:
+            cancelled = cancellation(exc)
+            if cancelled is None:
+                raise
+            if cancelled.refused(0):
+                return False, False
+            cancelled.raise_unexplained()
+        return True, False
 
     async def record_deletion_failure(
         self,

@@ -29,9 +29,9 @@ variable "tags" {
 # -- queues and tables ------------------------------------------------------------------
 
 variable "visibility_timeout_s" {
-  description = "Visibility timeout of every queue (BROKER_VISIBILITY_TIMEOUT_S); the consumer's heartbeat extends it while work runs."
+  description = "Visibility timeout of every queue (BROKER_VISIBILITY_TIMEOUT_S); the consumer's heartbeat extends it while work runs, so it only bounds how long a crashed consumer's messages wait."
   type        = number
-  default     = 60
+  default     = 20
 }
 
 variable "message_retention_s" {

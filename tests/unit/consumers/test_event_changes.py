@@ -40,7 +40,17 @@ def types(m) -> list[str]:
 def test_other_items_and_key_only_images_mean_nothing() -> None:
     pointer = {"PK": "TRACK#t1", "SK": "CURRENT", "sandbox_id": "s1"}
     history = {"PK": "HIST#s1", "SK": "LEASE#1", "track_id": "t1"}
-    for old, new in [(None, pointer), (history, None), (None, {"PK": "SBX#s1", "SK": "META"})]:
+    # a deleted sandbox's tombstone: written with the removal, rewritten, expired by TTL
+    tomb = {"PK": "DELETED#s1", "SK": "META", "sandbox_id": "s1", "deleted_at": 5.0, "ttl": 9}
+    later = {**tomb, "deleted_at": 6.0}
+    for old, new in [
+        (None, pointer),
+        (history, None),
+        (None, {"PK": "SBX#s1", "SK": "META"}),
+        (None, tomb),
+        (tomb, later),
+        (later, None),
+    ]:
         m = meaning(record(old, new), now=1.0)
         assert m.events == [] and m.history == []
 

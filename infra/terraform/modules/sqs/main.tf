@@ -34,7 +34,8 @@ resource "aws_sqs_queue" "source" {
   content_based_deduplication = false
   deduplication_scope         = "messageGroup"
   fifo_throughput_limit       = "perMessageGroupId"
-  # The consumer's heartbeat extends visibility while work runs; 60 s bounds a crash.
+  # The consumer's heartbeat extends visibility while work runs; the timeout (20 s by
+  # default) bounds how long a crashed consumer's messages wait.
   visibility_timeout_seconds = var.visibility_timeout_s
   message_retention_seconds  = var.message_retention_s
   receive_wait_time_seconds  = 20
