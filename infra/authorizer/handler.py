@@ -16,11 +16,15 @@ v2 tenants: a token that is neither configured token is looked up by its SHA-256
 tenants table (``TENANTS_TABLE``; layout in ``schemas/tenants.py``, which this file repeats
 because the package is this one file), and a signed track token (``sbt1.``) is verified
 under its tenant's key (derived from the ``SIGNING_SECRET_ARN`` secret). The answer's
-context carries ``tenant``, ``track_id`` (a signed token's, else empty) and ``prefixes``
-(comma-joined) for the mapping templates. Lookups are cached ``TENANT_CACHE_TTL_S``. Weak
-configured tokens (under 24 characters, ``*``, or equal to another) are refused: they match
-nothing. The ``Authorization`` value must match ``^[Bb]earer [^ ]+$``, the identity-source
-rule API Gateway applies first, so both hosts parse it the same way.
+context carries ``tenant``, ``track_id`` (a signed token's, else empty), ``prefixes``
+(comma-joined) and ``exp`` (a signed token's expiry in epoch seconds as digits, else empty)
+for the mapping templates. API Gateway reuses an answer for the authorizer cache TTL, so
+the templates (``infra/apigw/prelude.vtl``) refuse a request past ``exp`` themselves: a
+signed token expires on the second, not up to one cache TTL later. Lookups are cached
+``TENANT_CACHE_TTL_S``. Weak configured tokens (under 24 characters, ``*``, or equal to
+another) are refused: they match nothing. The ``Authorization`` value must match
+``^[Bb]earer [^ ]+$``, the identity-source rule API Gateway applies first, so both hosts
+parse it the same way.
 
 This file is the whole Lambda package: standard library and boto3 (in the runtime) only.
 """
@@ -190,8 +194,9 @@ def _unb64(text: str) -> bytes:
 
 def verify_signed(
     token: bytes, *, secret: bytes, tenants: TenantLookup, now: float
-) -> tuple[dict[str, Any], str] | None:
-    """(tenant config, track id) of a valid, unexpired ``sbt1`` token; None otherwise."""
+) -> tuple[dict[str, Any], str, str] | None:
+    """(tenant config, track id, expiry digits) of a valid, unexpired ``sbt1`` token; None
+    otherwise."""
     try:
         prefix, payload, signature = token.decode().split(".")
         if prefix != "sbt1" or not secret:
@@ -212,7 +217,7 @@ def verify_signed(
     ).rstrip(b"=")
     if not hmac.compare_digest(expected, signature.encode()) or exp <= now:
         return None
-    return config, track_id
+    return config, track_id, str(exp)
 
 
 def matching_roles(presented: bytes, configured: dict[str, bytes]) -> set[str]:
@@ -250,12 +255,13 @@ def _statement(effect: str, resources: list[str]) -> dict[str, Any]:
     return {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resources}
 
 
-def _tenant_context(config: dict[str, Any], track_id: str = "") -> dict[str, Any]:
+def _tenant_context(config: dict[str, Any], track_id: str = "", exp: str = "") -> dict[str, Any]:
     prefixes = config.get("prefixes") or []
     return {
         "tenant": str(config.get("name") or DEFAULT_TENANT),
         "track_id": track_id,
         "prefixes": ",".join(str(p) for p in prefixes),
+        "exp": exp,
     }
 
 

@@ -64,6 +64,7 @@ module "secrets" {
   track_token_secret_arn = var.track_token_secret_arn
   admin_token_secret_arn = var.admin_token_secret_arn
   csp_token_secret_arn   = var.csp_token_secret_arn
+  signing_secret_arn     = var.token_signing_secret_arn
 }
 
 module "iam" {
@@ -75,7 +76,7 @@ module "iam" {
   pool_table_arn            = module.dynamodb.pool_table_arn
   replies_table_arn         = module.dynamodb.replies_table_arn
   tenants_table_arn         = module.dynamodb.tenants_table_arn
-  signing_secret_arn        = var.token_signing_secret_arn
+  signing_secret_arn        = module.secrets.arns["signing"]
   secret_arns               = module.secrets.arns
   consumer_log_group_arn    = module.cloudwatch.log_group_arns["consumer"]
   authorizer_log_group_arn  = module.cloudwatch.log_group_arns["authorizer"]
@@ -94,7 +95,7 @@ module "authorizer" {
   admin_token_secret_arn = module.secrets.arns["admin"]
   token_cache_ttl_s      = var.token_cache_ttl_s
   tenants_table_name     = module.dynamodb.tenants_table_name
-  signing_secret_arn     = var.token_signing_secret_arn
+  signing_secret_arn     = module.secrets.arns["signing"]
   usage_keys             = module.api_gateway.usage_keys
   reserved_concurrency   = var.authorizer_reserved_concurrency
 }
@@ -108,7 +109,7 @@ module "read_lambda" {
   name_prefix            = var.name_prefix
   track_token_secret_arn = module.secrets.arns["track"]
   admin_token_secret_arn = module.secrets.arns["admin"]
-  signing_secret_arn     = var.token_signing_secret_arn
+  signing_secret_arn     = module.secrets.arns["signing"]
   token_cache_ttl_s      = var.token_cache_ttl_s
   cors_origins           = var.cors_origins
   reserved_concurrency   = var.read_lambda_reserved_concurrency

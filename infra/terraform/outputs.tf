@@ -37,7 +37,7 @@ output "table_names" {
 }
 
 output "token_secret_arns" {
-  description = "Secrets holding the track, admin and CSP tokens (put their values out of band)."
+  description = "Secrets holding the track, admin and CSP tokens and the signing secret (put their values out of band)."
   value       = module.secrets.arns
 }
 

@@ -67,7 +67,7 @@ variable "track_token_secret_arn" {
 }
 
 variable "token_signing_secret_arn" {
-  description = "v2: Secrets Manager ARN of BROKER_TOKEN_SIGNING_SECRET (signed track tokens, >= 24 chars); empty: signed tokens are refused on AWS."
+  description = "v2: Secrets Manager ARN of BROKER_TOKEN_SIGNING_SECRET (signed track tokens, >= 24 chars); empty creates an empty secret to fill (until then signed tokens are refused)."
   type        = string
   default     = ""
 }

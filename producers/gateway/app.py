@@ -41,7 +41,6 @@ from producers.gateway.ratelimit import RateLimiter, TenantRateLimiter
 from producers.gateway.routes.admin import admin_routes
 from producers.gateway.routes.code import code_routes
 from producers.gateway.routes.health import health_routes
-from producers.gateway.routes.tenants import tenant_routes
 from producers.gateway.routes.track import track_routes
 from producers.gateway.store import GatewayStore
 from schemas.settings import GatewaySettings
@@ -162,7 +161,6 @@ def create_app(
     app.include_router(track_routes(gw))
     app.include_router(code_routes(gw))
     app.include_router(admin_routes(gw))
-    app.include_router(tenant_routes(gw))
     app.include_router(health_routes(gw))
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.state.gateway = gw

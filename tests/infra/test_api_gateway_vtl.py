@@ -778,6 +778,10 @@ def test_routes_are_the_contract_paths(api: Any) -> None:
             "quarantine",
             "release",
             "history",
+            # v2: /v1/admin/tenants/{name}/track-tokens (read Lambda: minting)
+            "tenants",
+            "{name}",
+            "track-tokens",
         ]
     )
 
@@ -847,3 +851,83 @@ def test_usage_plans_throttle_track_and_admin_calls_separately(api: Any) -> None
         "burst_limit": stage.local("stage_burst_limit"),
     }
     assert plans["admin"]["throttle_settings"][0] == {"rate_limit": 10, "burst_limit": 100}
+
+
+# ---------------------------------------------------------------------------------------
+# Signed tokens past their exp (the authorizer's answer is cached up to its TTL)
+# ---------------------------------------------------------------------------------------
+
+NOW_S = EPOCH_MS // 1000
+
+
+def _signed(exp: str) -> dict[str, str]:
+    return {"role": "track", "tenant": "acme", "track_id": "t1", "prefixes": "", "exp": exp}
+
+
+@pytest.mark.parametrize(
+    ("exp", "expired"),
+    [
+        (str(NOW_S + 1), False),
+        (str(NOW_S + 10**6), False),
+        ("99999999999", False),  # a longer number is later
+        ("", False),  # not a signed token
+        (str(NOW_S), True),  # exp itself is past (exp <= now, as the authorizer)
+        (str(NOW_S - 1), True),
+        ("99", True),  # a shorter number is earlier
+        ("0" + str(NOW_S + 10), True),  # never what the authorizer sends: fail closed
+        ("soon", True),
+    ],
+)
+@pytest.mark.parametrize("route", ["allocate", "release", "extend"])
+def test_a_signed_token_past_its_exp_is_refused_by_every_track_template(
+    request_templates: dict[str, str], route: str, exp: str, expired: bool
+) -> None:
+    rendered = render(
+        request_templates[route],
+        input=FakeInput(headers={"X-Instruqt-Sandbox-ID": "t1"}, path={"sandbox_id": "sbx-1"}),
+        request_id=REQUEST_ID,
+        request_time_epoch_ms=EPOCH_MS,
+        authorizer=_signed(exp),
+    )
+    params = send_message_params(rendered.body)
+    assert (params["Action"] == "RejectUnauthorized") is expired
+    assert _accepted(params) is not expired
+
+
+def test_an_expired_refusal_is_answered_401(api: Any) -> None:
+    response = by_key(api, "aws_api_gateway_integration_response", "enqueue_rejected")[
+        "allocate"
+    ].config()
+    error = (
+        "<ErrorResponse><Error><Code>InvalidAction</Code><Message>The action "
+        "RejectUnauthorized is not valid for this endpoint.</Message></Error></ErrorResponse>"
+    )
+    rendered = render(
+        response["response_templates"]["application/json"], input=FakeInput(body=error)
+    )
+    assert rendered.status == 401
+    assert rendered.headers["WWW-Authenticate"] == "Bearer"
+    assert json.loads(rendered.body) == {
+        "error": {"code": "UNAUTHORIZED", "message": "missing or invalid bearer token"}
+    }
+
+
+@pytest.mark.parametrize(("exp", "status"), [(str(NOW_S), 401), (str(NOW_S + 1), None)])
+def test_a_reply_read_with_a_token_past_its_exp_is_401(
+    reply_templates: dict[str, str], exp: str, status: int | None
+) -> None:
+    headers = {"X-Instruqt-Sandbox-ID": "t1"}
+    call = _get_item(
+        reply_templates["request"], request_id="req_01ABC", headers=headers, role=_signed(exp)
+    )
+    # A harmless read that DynamoDB answers (no ValidationException to turn into a 400).
+    assert call["Key"] == {"request_id": {"S": "-" if status else "req_01ABC"}}
+    rendered = render(
+        reply_templates["found"],
+        input=FakeInput(body="{}", headers=headers, path={"request_id": "req_01ABC"}),
+        request_time_epoch_ms=EPOCH_MS,
+        authorizer=_signed(exp),
+    )
+    assert rendered.status == status
+    code = (json.loads(rendered.body)["error"] or {}).get("code")
+    assert code == ("UNAUTHORIZED" if status else None)

@@ -61,6 +61,7 @@ def test_a_valid_track_token_may_call_track_routes(store: TokenStore) -> None:
         "tenant": "default",
         "track_id": "",
         "prefixes": "",
+        "exp": "",
     }
     assert answer["usageIdentifierKey"] == "usage-track"
     for verb, path in [

@@ -1,6 +1,8 @@
 """Tenants, both ways (v2): the VTL with the authorizer's tenant context and the local
 gateway with the same tenant enqueue the same message (tenant included) and refuse the
-same requests — a signed token's other track id and a prefix outside the tenant's: 403."""
+same requests — a signed token's other track id and a prefix outside the tenant's: 403,
+and a signed token past its exp: 401 (API Gateway still holds the authorizer's cached answer
+from before the expiry, so the templates compare exp with the request time themselves)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from producers.gateway import create_app
 from schemas.items import to_item
 from schemas.settings import GatewaySettings
 from schemas.tenants import TenantConfig, mint_for
+from tests.infra.plan import by_key, one, plan
 from tests.infra.test_gateway_parity import (
     ADMIN,
     PATHS,
@@ -67,6 +70,8 @@ CASES = [
     ("allocate", {"X-Track-ID": "lab-1"}),
     ("release", {"X-Instruqt-Sandbox-ID": "lab-1"}),
     ("release", {"X-Instruqt-Sandbox-ID": "lab-9"}),
+    ("extend", {"X-Instruqt-Sandbox-ID": "lab-1"}),
+    ("extend", {"X-Instruqt-Sandbox-ID": "lab-9"}),
 ]
 
 
@@ -108,8 +113,6 @@ async def test_tenant_routes_agree(
 
 
 def test_a_forbidden_refusal_is_answered_403() -> None:
-    from tests.infra.plan import by_key, plan
-
     api = plan().child("api_gateway")
     response = by_key(api, "aws_api_gateway_integration_response", "enqueue_rejected")[
         "allocate"
@@ -123,3 +126,80 @@ def test_a_forbidden_refusal_is_answered_403() -> None:
     )
     assert rendered.status == 403
     assert json.loads(rendered.body)["error"]["code"] == "FORBIDDEN"
+
+
+def _expired_token(track_id: str) -> tuple[str, int]:
+    """A token that was valid a while ago (and so may sit in API Gateway's cache)."""
+    return mint_for(ACME, track_id, ttl_s=60, secret=SECRET, now=time.time() - 120)
+
+
+def _signed_context(exp: int) -> dict[str, str]:
+    """The authorizer's answer from before the expiry, as API Gateway cached it."""
+    prefixes = ",".join(ACME.prefixes)
+    return {
+        "role": "track",
+        "tenant": "acme",
+        "track_id": "lab-1",
+        "prefixes": prefixes,
+        "exp": str(exp),
+    }
+
+
+def _sqs_refusal(action: str) -> str:
+    return (
+        f"<ErrorResponse><Error><Code>InvalidAction</Code><Message>The action {action} "
+        "is not valid for this endpoint.</Message></Error></ErrorResponse>"
+    )
+
+
+@pytest.mark.parametrize("route", ["allocate", "release", "extend"])
+async def test_a_signed_token_past_its_exp_is_401_on_both_hosts(
+    gateway_and_sqs: tuple[httpx.AsyncClient, RecordingSQS], route: str
+) -> None:
+    gateway, sqs = gateway_and_sqs
+    token, exp = _expired_token("lab-1")
+    headers = {"X-Instruqt-Sandbox-ID": "lab-1"}
+    api = plan().child("api_gateway")
+    request = by_key(api, "aws_api_gateway_integration", "enqueue")[route]
+    params = send_message_params(
+        render(
+            request.get("request_templates")["application/json"],
+            input=FakeInput(headers=headers, path={"sandbox_id": "sbx-1"}),
+            request_id=REQUEST_ID,
+            request_time_epoch_ms=int(time.time() * 1000),
+            authorizer=_signed_context(exp),
+        ).body
+    )
+    assert "MessageBody" not in params
+    rejected = by_key(api, "aws_api_gateway_integration_response", "enqueue_rejected")[route]
+    aws = render(
+        rejected.config()["response_templates"]["application/json"],
+        input=FakeInput(body=_sqs_refusal(params["Action"])),
+    )
+    local = await gateway.post(
+        PATHS[route].format(sandbox_id="sbx-1"),
+        headers={"Authorization": f"Bearer {token}", **headers},
+    )
+    assert (aws.status, json.loads(aws.body)) == (local.status_code, local.json())
+    assert aws.headers["WWW-Authenticate"] == local.headers["WWW-Authenticate"]
+    assert not sqs.sent
+
+
+async def test_a_reply_read_past_the_exp_is_401_on_both_hosts(
+    gateway_and_sqs: tuple[httpx.AsyncClient, RecordingSQS],
+) -> None:
+    gateway, _ = gateway_and_sqs
+    token, exp = _expired_token("lab-1")
+    headers = {"X-Instruqt-Sandbox-ID": "lab-1"}
+    api = plan().child("api_gateway")
+    found = one(api, "aws_api_gateway_integration_response", "get_reply_found")
+    aws = render(
+        found.get("response_templates")["application/json"],
+        input=FakeInput(body="{}", headers=headers, path={"request_id": REQUEST_ID}),
+        request_time_epoch_ms=int(time.time() * 1000),
+        authorizer=_signed_context(exp),
+    )
+    local = await gateway.get(
+        f"/v1/requests/{REQUEST_ID}", headers={"Authorization": f"Bearer {token}", **headers}
+    )
+    assert (aws.status, json.loads(aws.body)) == (local.status_code, local.json())

@@ -84,7 +84,8 @@ def test_api_gateway_may_invoke_the_lambda_for_each_code_route_only(api: Any) ->
         return any(fnmatch.fnmatchcase(arn, p["source_arn"]) for p in permissions)
 
     for method, path in code_route_paths():
-        assert allowed(method, path.replace("{sandbox_id}", "sbx-1")), path
+        concrete = path.replace("{sandbox_id}", "sbx-1").replace("{name}", "acme")
+        assert allowed(method, concrete), path
     assert not allowed("POST", "/v1/allocate")
     assert not allowed("GET", "/v1/requests/req_1")
     assert not allowed("POST", "/v1/sandboxes/sbx-1/mark-for-deletion")
@@ -136,3 +137,26 @@ def test_a_slow_dynamodb_is_a_503_before_the_function_times_out() -> None:
     per_attempt = CLIENT_CONFIG.connect_timeout + CLIENT_CONFIG.read_timeout
     attempts = CLIENT_CONFIG.retries["max_attempts"]
     assert per_attempt * attempts < function["timeout"]
+
+
+def test_minting_is_proxied_to_the_lambda_for_the_admin_token_only(api: Any) -> None:
+    from infra.authorizer.handler import ADMIN, TRACK, policy_for
+
+    mint = by_key(api, "aws_api_gateway_method", "code")["admin-tenant-track-tokens"].config()
+    assert mint["http_method"] == "POST"
+    assert mint["authorization"] == "CUSTOM"
+    assert mint["request_parameters"]["method.request.path.name"] is True
+    # The authorizer's cached answers: the admin token's allows it, the track token's denies.
+    api_arn = "arn:aws:execute-api:eu-central-1:123456789012:abc123"
+    arn = f"{api_arn}/live/POST/v1/admin/tenants/acme/track-tokens"
+
+    def decision(statements: list[dict[str, Any]]) -> str:
+        hits = [
+            s["Effect"]
+            for s in statements
+            if any(fnmatch.fnmatchcase(arn, r) for r in s["Resource"])
+        ]
+        return "Deny" if "Deny" in hits or not hits else "Allow"
+
+    assert decision(policy_for({ADMIN}, arn)) == "Allow"
+    assert decision(policy_for({TRACK}, arn)) == "Deny"

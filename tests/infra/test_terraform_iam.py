@@ -27,6 +27,7 @@ def arns(ev: Evaluator) -> dict[str, str]:
         "track_secret": f"{secret}:sandbox-broker/track-token-AbCdEf",
         "admin_secret": f"{secret}:sandbox-broker/admin-token-AbCdEf",
         "csp_secret": f"{secret}:sandbox-broker/csp-token-AbCdEf",
+        "signing_secret": f"{secret}:sandbox-broker/token-signing-secret-AbCdEf",
         "consumer_logs": f"{logs}:/ecs/sandbox-broker/consumer:*",
         "authorizer_logs": f"{logs}:/aws/lambda/sandbox-broker-authorizer:*",
         "read_lambda_logs": f"{logs}:/aws/lambda/sandbox-broker-read:*",
@@ -99,6 +100,7 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
             ["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]]
         )
         | grants(["dynamodb:GetItem"], [a["tenants"]])  # v2: token hashes, tenant configs
+        | grants(["secretsmanager:GetSecretValue"], [a["signing_secret"]])  # v2: created here
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["authorizer_logs"]]),
         # The code routes: one GetItem on the pool, StatusIndex Queries, the two tokens;
         # v2: Queries of the lease history (HIST#* partitions only, tested below).
@@ -107,6 +109,7 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
         | grants(["dynamodb:Query"], [a["pool"]])
         | grants(["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]])
         | grants(["dynamodb:GetItem", "dynamodb:Query"], [a["tenants"]])
+        | grants(["secretsmanager:GetSecretValue"], [a["signing_secret"]])  # mint, verify
         | grants(["dynamodb:Query"], [a["pool"]])  # v2: by_tenant lease counts
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["read_lambda_logs"]]),
     }

@@ -243,3 +243,29 @@ def test_tokens_are_never_terraform_inputs() -> None:
     for name in root_module().variables:
         if "token" in name:
             assert name.endswith("_secret_arn") or name.endswith("_ttl_s"), name
+
+
+def test_the_signing_secret_is_created_empty_unless_given() -> None:
+    """v2: without token_signing_secret_arn Terraform creates the secret (no value: put
+    one out of band, as for the tokens) and hands it to the authorizer and the read Lambda."""
+    from tests.infra.plan import by_key, one
+
+    def wiring(ev: Evaluator) -> tuple[str, str]:
+        auth = one(ev.child("authorizer"), "aws_lambda_function", "authorizer").config()
+        read = one(ev.child("read_lambda"), "aws_lambda_function", "read").config()
+        return (
+            auth["environment"][0]["variables"]["SIGNING_SECRET_ARN"],
+            read["environment"][0]["variables"]["BROKER_TOKEN_SIGNING_SECRET_ARN"],
+        )
+
+    created = plan()
+    secrets = by_key(created.child("secrets"), "aws_secretsmanager_secret", "token")
+    signing = secrets["signing"]
+    assert signing.config()["name"] == "sandbox-broker/token-signing-secret"
+    assert signing.config()["recovery_window_in_days"] == 7
+    assert wiring(created) == (signing.get("arn"), signing.get("arn"))
+
+    given = "arn:aws:secretsmanager:eu-central-1:111122223333:secret:own/signing-AbCdEf"
+    ev = plan(token_signing_secret_arn=given)
+    assert "signing" not in by_key(ev.child("secrets"), "aws_secretsmanager_secret", "token")
+    assert wiring(ev) == (given, given)

@@ -41,6 +41,8 @@ _JAVA_STRING = {
     "substring": lambda self, start, end=None: self[start:end],
     "toUpperCase": lambda self: self.upper(),
     "contains": lambda self, part: part in self,
+    # Java's compareTo returns a difference of chars; its sign is all the templates read.
+    "compareTo": lambda self, other: (self > other) - (self < other),
     # Java's split takes a regex; the templates split on plain characters only.
     "split": lambda self, sep: self.split(sep),
 }

@@ -10,7 +10,9 @@ gateway includes the same router next to the others.
 built from ``code_routes`` alone, ``tests/infra/test_read_lambda_terraform.py`` checks that
 API Gateway proxies exactly these paths to the Lambda, and the parity tests run each one
 on both hosts. A route registered here may use only ``Reads`` (auth, limits, the table
-reads, the cursor codec): the Lambda has no queue client.
+reads, the cursor codec): the Lambda has no queue client. The tenant admin routes
+(``tenants.py``: minting a signed track token reads the tenants table and signs, nothing
+more) are registered here too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from producers.gateway.openapi import (
     TRACK_SECURITY,
     error_responses,
 )
+from producers.gateway.routes.tenants import tenant_routes
 from producers.gateway.validation import STATUS_ORDER, page_params, sandbox_id_param
 from schemas.events import HistoryPage
 from schemas.pool import AdminSandboxView, PoolStats, SandboxPage, SandboxView
@@ -184,4 +187,5 @@ def code_routes(gw: Reads) -> APIRouter:
         body = HistoryPage(items=leases, next_cursor=next_cursor)
         return JSONResponse(body.model_dump(mode="json"))
 
+    tenant_routes(gw, router)
     return router

@@ -1,9 +1,9 @@
 """Tenant admin routes (v2): ``POST /v1/admin/tenants/{name}/track-tokens`` mints a signed
 track token, as ``sandbox-broker tenants mint`` does (one implementation: ``mint_for``).
 
-Only ``Reads`` is used (auth, the tenants store, settings), so the router can be served by
-the read Lambda as well; today only the local gateway includes it (on AWS the route still
-needs its API Gateway proxy and the signing secret in the read Lambda's environment).
+Only ``Reads`` is used (auth, the tenants store, settings): ``code_routes`` includes this
+router, so the local gateway and the read Lambda (API Gateway proxies the route to it)
+serve the same handler. Minting writes nothing: it reads the tenant and signs.
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ class MintedToken(BaseModel):
     expires_at: int
 
 
-def tenant_routes(gw: Reads) -> APIRouter:
-    router = APIRouter(tags=["admin"])
+def tenant_routes(gw: Reads, router: APIRouter) -> APIRouter:
+    """Register the tenant routes on ``router`` (``code_routes``' own: included routers are
+    not listed in its routes, which the Terraform check reads)."""
 
     @router.post(
         "/v1/admin/tenants/{name}/track-tokens",
+        tags=["admin"],
         summary="Mint a signed track token (sbt1) binding one track id of the tenant",
         status_code=201,
         response_model=None,

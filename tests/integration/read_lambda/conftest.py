@@ -48,6 +48,12 @@ def _resource_of(path: str) -> tuple[str, dict[str, str] | None]:
     parts = path.split("/")
     if len(parts) == 4 and parts[:3] == ["", "v1", "sandboxes"]:
         return "/v1/sandboxes/{sandbox_id}", {"sandbox_id": parts[3]}
+    if (
+        len(parts) == 6
+        and parts[:4] == ["", "v1", "admin", "tenants"]
+        and parts[5] == "track-tokens"
+    ):
+        return "/v1/admin/tenants/{name}/track-tokens", {"name": parts[4]}
     return path, None
 
 

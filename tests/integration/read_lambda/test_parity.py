@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 
+from consumers.stores.tenants import TenantStore
+from producers.gateway import create_app
 from schemas.errors import ErrorCode
 from schemas.pool import SandboxStatus
-from tests.integration.gateway.helpers import ADMIN, TRACK, GatewayEnv, make_sandbox
-from tests.integration.read_lambda.conftest import Invoke, ProxyEvent
+from schemas.settings import CommonSettings
+from schemas.tenants import tenant_signing_key, verify_signed
+from tests.integration.gateway.helpers import (
+    ADMIN,
+    TRACK,
+    GatewayEnv,
+    RecordingClient,
+    gateway_settings,
+    make_sandbox,
+)
+from tests.integration.read_lambda.conftest import Invoke, Lambdas, ProxyEvent, Secrets
 
 pytestmark = pytest.mark.integration
 
@@ -310,3 +324,159 @@ async def test_a_history_cursor_crosses_between_the_hosts(
     )
     assert_same(here, there)
     assert [i["track_id"] for i in there.json()["items"]] == ["t0"]
+
+
+# ---------------------------------------------------------------------------------------
+# v2: POST /v1/admin/tenants/{name}/track-tokens, minted by the read Lambda on AWS
+# ---------------------------------------------------------------------------------------
+
+SIGNING = "parity-signing-secret-" + "s" * 16
+MINT = "/v1/admin/tenants/{name}/track-tokens"
+
+
+@dataclass(frozen=True)
+class MintHosts:
+    local: GatewayEnv
+    invoke: Invoke
+
+
+@pytest.fixture
+async def mint_hosts(
+    provisioned: CommonSettings, sqs: Any, ddb: Any, lambdas: Lambdas, token_secrets: Secrets
+) -> AsyncIterator[MintHosts]:
+    """Both hosts with the same signing secret (the Lambda reads it from Secrets Manager)
+    and one tenant, acme."""
+    secrets = token_secrets.client
+    arn = secrets.create_secret(Name=f"s{uuid.uuid4().hex[:10]}/signing", SecretString=SIGNING)[
+        "ARN"
+    ]
+    try:
+        await TenantStore(ddb, table=provisioned.names.tenants_table).add("acme")
+        runtime = await lambdas.open(token_signing_secret_arn=arn)
+        settings = gateway_settings(
+            provisioned, token_signing_secret=SIGNING, rate_limit_burst=10_000
+        )
+        recording = RecordingClient(ddb)
+        app = create_app(settings, sqs=sqs, ddb=recording)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://gw.test") as client:
+
+            async def invoke(event: dict[str, Any]) -> dict[str, Any]:
+                return await lambdas.invoke(runtime, event)
+
+            yield MintHosts(GatewayEnv(settings, client, sqs, recording), invoke)
+    finally:
+        secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+JSON = ("Content-Type", "application/json")
+MINT_REFUSALS = [
+    Case(
+        "unknown tenant",
+        MINT.format(name="nobody"),
+        as_admin(JSON),
+        method="POST",
+        body='{"track_id": "lab-1"}',
+        status=404,
+    ),
+    Case(
+        "malformed tenant name",
+        MINT.format(name="Acme!"),
+        as_admin(JSON),
+        method="POST",
+        body='{"track_id": "lab-1"}',
+        status=400,
+    ),
+    Case(
+        "bad track id",
+        MINT.format(name="acme"),
+        as_admin(JSON),
+        method="POST",
+        body='{"track_id": "a b"}',
+        status=400,
+    ),
+    Case(
+        "ttl out of range",
+        MINT.format(name="acme"),
+        as_admin(JSON),
+        method="POST",
+        body='{"track_id": "lab-1", "ttl_s": 5}',
+        status=400,
+    ),
+    Case(
+        "unknown field",
+        MINT.format(name="acme"),
+        as_admin(JSON),
+        method="POST",
+        body='{"track_id": "lab-1", "tenant": "other"}',
+        status=400,
+    ),
+    Case(
+        "not json",
+        MINT.format(name="acme"),
+        as_admin(JSON),
+        method="POST",
+        body="[" * 16_000,
+        status=400,
+    ),
+    Case("no body", MINT.format(name="acme"), as_admin(), method="POST", status=400),
+    Case(
+        "track token",
+        MINT.format(name="acme"),
+        as_track(OWNER, JSON),
+        method="POST",
+        body='{"track_id": "lab-1"}',
+        status=403,
+    ),
+    Case(
+        "no token",
+        MINT.format(name="acme"),
+        [JSON],
+        method="POST",
+        body='{"track_id": "lab-1"}',
+        status=401,
+    ),
+    Case("a GET", MINT.format(name="acme"), as_admin(), status=405),
+]
+
+
+@pytest.mark.parametrize("case", MINT_REFUSALS, ids=[c.name for c in MINT_REFUSALS])
+async def test_mint_refusals_are_the_same_on_both_hosts(
+    mint_hosts: MintHosts, proxy_event: ProxyEvent, case: Case
+) -> None:
+    here, there = await both(mint_hosts.local, mint_hosts.invoke, proxy_event, case)
+    assert here.status == case.status, here.body
+    assert_same(here, there)
+    assert set(there.json()["error"]) == {"code", "message"}
+
+
+async def test_the_lambda_mints_a_token_the_local_gateway_accepts(
+    mint_hosts: MintHosts, proxy_event: ProxyEvent
+) -> None:
+    body = '{"track_id": "lab-1", "ttl_s": 600}'
+    case = Case("mint", MINT.format(name="acme"), as_admin(JSON), method="POST", body=body)
+    before = int(time.time())
+    here, there = await both(mint_hosts.local, mint_hosts.invoke, proxy_event, case)
+    assert (here.status, there.status) == (201, 201)
+    assert there.headers == here.headers  # same length: the tokens differ in time only
+    key = tenant_signing_key(SIGNING, "acme", 1)
+    for answer in (here, there):
+        minted = answer.json()
+        assert {k: minted[k] for k in ("tenant", "track_id")} == {
+            "tenant": "acme",
+            "track_id": "lab-1",
+        }
+        claims = verify_signed(minted["token"], key=key)
+        assert (claims.tenant, claims.track_id, claims.exp) == (
+            "acme",
+            "lab-1",
+            minted["expires_at"],
+        )
+        assert before + 600 <= claims.exp <= int(time.time()) + 600
+    # A token the Lambda minted opens the track routes of the local gateway.
+    token = there.json()["token"]
+    read = await mint_hosts.local.client.get(
+        "/v1/sandboxes/sbx-none",
+        headers={"Authorization": f"Bearer {token}", "X-Instruqt-Sandbox-ID": "lab-1"},
+    )
+    assert read.status_code == 404, read.text  # authenticated as acme's lab-1

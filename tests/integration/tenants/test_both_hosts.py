@@ -80,6 +80,7 @@ async def test_rotation_and_revocation_reach_both_hosts_within_the_ttl(
         "tenant": "acme",
         "track_id": "",
         "prefixes": "lab-aws,lab-gcp",
+        "exp": "",
     }
 
     second = await env.store.rotate("acme")  # overlap: both valid
@@ -106,6 +107,7 @@ async def test_the_authorizer_verifies_signed_tokens_like_the_gateway(
     token, exp = mint_for(config, "lab-7", ttl_s=600, secret=SIGNING, now=env.clock[0])
     context = aws.context(token)
     assert context is not None and context["tenant"] == "acme" and context["track_id"] == "lab-7"
+    assert context["exp"] == str(exp)  # the templates refuse it past exp (cached answers)
     forged, _ = mint_for(config, "lab-7", ttl_s=600, secret=SIGNING + "x", now=env.clock[0])
     assert aws.context(forged) is None
     default, _ = mint_for(DEFAULT_CONFIG, "lab-8", ttl_s=600, secret=SIGNING, now=env.clock[0])

@@ -38,6 +38,26 @@ resource "aws_api_gateway_resource" "admin_sandbox_history" {
   path_part   = "history"
 }
 
+# v2: POST /v1/admin/tenants/{name}/track-tokens (the read Lambda mints: it reads the
+# tenant and signs, so its role stays read-only).
+resource "aws_api_gateway_resource" "admin_tenants" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.admin.id
+  path_part   = "tenants"
+}
+
+resource "aws_api_gateway_resource" "admin_tenant" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.admin_tenants.id
+  path_part   = "{name}"
+}
+
+resource "aws_api_gateway_resource" "admin_tenant_track_tokens" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.admin_tenant.id
+  path_part   = "track-tokens"
+}
+
 resource "aws_api_gateway_resource" "healthz" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   parent_id   = aws_api_gateway_rest_api.this.root_resource_id
@@ -45,31 +65,43 @@ resource "aws_api_gateway_resource" "healthz" {
 }
 
 locals {
-  # route => where it is, its path parameters, and the path its invoke permission names.
+  # route => where it is, its method, its path parameters, and the path its invoke
+  # permission names.
   code_routes = {
     sandbox = {
       resource_id     = aws_api_gateway_resource.sandbox.id
+      method          = "GET"
       path            = "/v1/sandboxes/{sandbox_id}"
       path_params     = { "method.request.path.sandbox_id" = true }
       permission_path = "v1/sandboxes/*"
     }
     admin-stats = {
       resource_id     = aws_api_gateway_resource.admin_stats.id
+      method          = "GET"
       path            = "/v1/admin/stats"
       path_params     = {}
       permission_path = "v1/admin/stats"
     }
     admin-sandboxes = {
       resource_id     = aws_api_gateway_resource.admin_sandboxes.id
+      method          = "GET"
       path            = "/v1/admin/sandboxes"
       path_params     = {}
       permission_path = "v1/admin/sandboxes"
     }
     admin-sandbox-history = {
       resource_id     = aws_api_gateway_resource.admin_sandbox_history.id
+      method          = "GET"
       path            = "/v1/admin/sandboxes/{sandbox_id}/history"
       path_params     = { "method.request.path.sandbox_id" = true }
       permission_path = "v1/admin/sandboxes/*/history"
+    }
+    admin-tenant-track-tokens = {
+      resource_id     = aws_api_gateway_resource.admin_tenant_track_tokens.id
+      method          = "POST"
+      path            = "/v1/admin/tenants/{name}/track-tokens"
+      path_params     = { "method.request.path.name" = true }
+      permission_path = "v1/admin/tenants/*/track-tokens"
     }
   }
 }
@@ -79,7 +111,7 @@ resource "aws_api_gateway_method" "code" {
 
   rest_api_id          = aws_api_gateway_rest_api.this.id
   resource_id          = each.value.resource_id
-  http_method          = "GET"
+  http_method          = each.value.method
   authorization        = "CUSTOM"
   authorizer_id        = aws_api_gateway_authorizer.token.id
   api_key_required     = true
@@ -108,7 +140,7 @@ resource "aws_lambda_permission" "read_lambda" {
   action        = "lambda:InvokeFunction"
   function_name = var.read_lambda_function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/*/GET/${each.value.permission_path}"
+  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/*/${each.value.method}/${each.value.permission_path}"
 }
 
 # GET /healthz: liveness of the API itself, no token (CONTRACT.md "health routes need no

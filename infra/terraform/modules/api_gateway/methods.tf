@@ -16,6 +16,7 @@ locals {
       admin-stats     = { id = aws_api_gateway_resource.admin_stats.id, path = "/v1/admin/stats", methods = ["GET"] }
       admin-sandboxes = { id = aws_api_gateway_resource.admin_sandboxes.id, path = "/v1/admin/sandboxes", methods = ["GET"] }
       admin-history   = { id = aws_api_gateway_resource.admin_sandbox_history.id, path = "/v1/admin/sandboxes/{sandbox_id}/history", methods = ["GET"] }
+      admin-mint      = { id = aws_api_gateway_resource.admin_tenant_track_tokens.id, path = "/v1/admin/tenants/{name}/track-tokens", methods = ["POST"] }
       healthz         = { id = aws_api_gateway_resource.healthz.id, path = "/healthz", methods = ["GET"] }
     },
     {

@@ -1,5 +1,5 @@
 output "arns" {
-  description = "Secret ARN by token (track, admin, csp): the given one or the one created."
+  description = "Secret ARN by token (track, admin, csp, signing): the given one or the one created."
   value = {
     for k, arn in local.given : k => arn != "" ? arn : aws_secretsmanager_secret.token[k].arn
   }

@@ -17,3 +17,9 @@ variable "csp_token_secret_arn" {
   description = "ARN of an existing secret holding the CSP API token; empty creates one."
   type        = string
 }
+
+variable "signing_secret_arn" {
+  description = "v2: ARN of an existing secret holding the token signing secret; empty creates one."
+  type        = string
+  default     = ""
+}
