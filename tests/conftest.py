@@ -17,9 +17,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from hypothesis import settings as hypothesis_settings
 
 from infra.embedded.moto import EmbeddedMoto
 from infra.provision import provision

@@ -7,6 +7,7 @@ import pytest
 
 from producers.track_client import (
     NoSandboxesAvailableReplyError,
+    SandboxNotFoundReplyError,
     TrackClient,
 )
 from schemas.replies import ReplyStatus
