@@ -1,5 +1,7 @@
 """The tenants table: configs and token hashes (layout: ``schemas/tenants.py``).
 
+(Over 400 lines: every read and conditional write of the tenants table, and its cache.)
+
 ``TenantStore`` is the table layer (every read and conditional write); the gateway, the
 consumer and the ``tenants`` CLI use it, never their own queries. ``TenantDirectory`` puts a
 short cache in front of the two reads a request path makes (token → tenant, tenant →

@@ -1,5 +1,7 @@
 """``sandbox-broker up``: the whole system on one machine.
 
+(Over 400 lines: the start and stop order of every part of the stack, in one place.)
+
 Embedded default (no AWS account, no Docker): a moto server in a child process, the queues and
 tables provisioned, a fake CSP seeded with sandboxes, the events reader (v2: lease history and
 events from the pool table's stream), consumer processes, a first sync, the

@@ -1,5 +1,7 @@
 """The read Lambda and the local gateway give the same answers: one implementation, two hosts.
 
+(Over 400 lines: one table of cases per route family, both hosts compared in one place.)
+
 Each case goes to the local gateway (over https, as API Gateway is reached) and, as an API
 Gateway REST proxy event, to the Lambda handler in process; both read the same tables on
 the real moto server, and the Lambda its tokens from Secrets Manager there. Status,

@@ -1,3 +1,4 @@
+# Vendored from ag2ai/faststream tests/brokers/base/ (imports adapted only): as long as upstream's.
 import asyncio
 from typing import Any
 from unittest.mock import MagicMock
