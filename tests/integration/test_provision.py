@@ -19,7 +19,7 @@ async def test_provision_creates_contract_resources_and_second_run_changes_nothi
     url = (await sqs.get_queue_url(QueueName=names.requests_queue))["QueueUrl"]
     attrs = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))["Attributes"]
     assert attrs["FifoQueue"] == "true"
-    assert attrs["VisibilityTimeout"] == "60"
+    assert attrs["VisibilityTimeout"] == str(provisioned.visibility_timeout_s)
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["maxReceiveCount"] == 5
     assert redrive["deadLetterTargetArn"].endswith(names.requests_dlq)
