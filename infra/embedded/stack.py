@@ -270,6 +270,7 @@ class Stack:
                     base,
                     dummy_credentials=embedded or localstack,
                 )
+                self._mark_ready(info)
                 if localstack and not await self._smoke(info, console):
                     code = int(ExitCode.FAILED)
                     self._stop.set()
@@ -385,6 +386,9 @@ class Stack:
             soft_wrap=True,
         )
         out.print("  Ctrl-C drains and stops.")
+
+    def _mark_ready(self, info: StackInfo) -> None:
+        """The ready file, written last: whoever waits on it finds the profile in place too."""
         if self.options.ready_file is not None:  # atomic: readers never see half a file
             partial = self.options.ready_file.with_name(self.options.ready_file.name + ".part")
             partial.write_text(json.dumps(asdict(info)))
