@@ -15,7 +15,7 @@ from schemas.messages import SyncJob
 from schemas.replies import ReplyRecord, ReplyStatus
 from tests.factories import allocate_message, release_message
 from tests.integration.ops.conftest import Stack, run_cli
-from tests.terminal import at_a_terminal
+from tests.subprocesses import at_a_terminal
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from producers.ops.cli import app, dlq_app, jobs_app, pool_app, status
 from producers.ops.status import scheduled_request_ids
 from schemas.settings import SchedulerSettings
-from tests.terminal import at_a_terminal
+from tests.subprocesses import at_a_terminal
 
 runner = CliRunner()
 # Refusals must happen before any AWS call: point at a port nothing listens on.

@@ -1,15 +1,25 @@
-"""The operator CLI at a real terminal (a pty): what its confirmation prompts need."""
+"""For tests that run our commands as child processes: a free port to give one, and the
+operator CLI at a real terminal (a pty), which its confirmation prompts need."""
 
 from __future__ import annotations
 
 import os
 import pty
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A port free right now on loopback (the child binds it a moment later)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def at_a_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
