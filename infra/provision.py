@@ -93,13 +93,17 @@ def queue_specs(settings: CommonSettings) -> list[QueueSpec]:
     ]
 
 
+def _key_schema(hash_key: str, range_key: str | None = None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key is not None:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
 def _gsi(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
     return {
         "IndexName": name,
-        "KeySchema": [
-            {"AttributeName": hash_key, "KeyType": "HASH"},
-            {"AttributeName": range_key, "KeyType": "RANGE"},
-        ],
+        "KeySchema": _key_schema(hash_key, range_key),
         "Projection": {"ProjectionType": "ALL"},
     }
 
@@ -109,10 +113,7 @@ def table_specs(settings: CommonSettings) -> list[TableSpec]:
     return [
         TableSpec(
             name=names.pool_table,
-            key_schema=[
-                {"AttributeName": "PK", "KeyType": "HASH"},
-                {"AttributeName": "SK", "KeyType": "RANGE"},
-            ],
+            key_schema=_key_schema("PK", "SK"),
             attribute_definitions=[
                 {"AttributeName": "PK", "AttributeType": "S"},
                 {"AttributeName": "SK", "AttributeType": "S"},
@@ -132,17 +133,14 @@ def table_specs(settings: CommonSettings) -> list[TableSpec]:
         ),
         TableSpec(
             name=names.replies_table,
-            key_schema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+            key_schema=_key_schema("request_id"),
             attribute_definitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
             ttl_attribute="ttl",
         ),
         # v2: tenant configs and token hashes (schemas/tenants.py has the item layout).
         TableSpec(
             name=names.tenants_table,
-            key_schema=[
-                {"AttributeName": "PK", "KeyType": "HASH"},
-                {"AttributeName": "SK", "KeyType": "RANGE"},
-            ],
+            key_schema=_key_schema("PK", "SK"),
             attribute_definitions=[
                 {"AttributeName": "PK", "AttributeType": "S"},
                 {"AttributeName": "SK", "AttributeType": "S"},

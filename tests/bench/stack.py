@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,14 +25,10 @@ import boto3
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.subprocesses import free_port
+
 #: Start-up covers moto, provisioning, the fake CSP, consumers and a first sync of the pool.
 START_TIMEOUT_S = 600.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

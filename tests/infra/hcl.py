@@ -1055,8 +1055,12 @@ class ModuleObject:
 
 
 def policy_json(cfg: dict[str, Any]) -> str:
-    """What ``data.aws_iam_policy_document.x.json`` renders (the subset we use)."""
-    statements = []
+    """What ``data.aws_iam_policy_document.x.json`` renders (the subset we use): the
+    ``source_policy_documents``' statements, then this document's (a statement with a
+    source statement's Sid takes its place)."""
+    statements: list[dict[str, Any]] = [
+        st for doc in cfg.get("source_policy_documents", []) for st in json.loads(doc)["Statement"]
+    ]
     for st in cfg.get("statement", []):
         out: dict[str, Any] = {}
         if st.get("sid"):
@@ -1074,7 +1078,11 @@ def policy_json(cfg: dict[str, Any]) -> str:
             out.setdefault("Condition", {}).setdefault(cond["test"], {})[cond["variable"]] = cond[
                 "values"
             ]
-        statements.append(out)
+        sids = [done.get("Sid") for done in statements]
+        if out.get("Sid") and out["Sid"] in sids:
+            statements[sids.index(out["Sid"])] = out
+        else:
+            statements.append(out)
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from schemas.events import HISTORY_PK_PREFIX
+from schemas.pool import ACTIVE_PK_PREFIX, SANDBOX_PK_PREFIX
 from tests.infra.hcl import Evaluator
 from tests.infra.plan import REQUIRED_INPUTS, by_key, instances, one, plan
 
@@ -102,27 +104,36 @@ def test_each_role_may_do_exactly_what_it_uses() -> None:
         | grants(["dynamodb:GetItem"], [a["tenants"]])  # v2: token hashes, tenant configs
         | grants(["secretsmanager:GetSecretValue"], [a["signing_secret"]])  # v2: created here
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["authorizer_logs"]]),
-        # The code routes: one GetItem on the pool, StatusIndex Queries, the two tokens;
-        # v2: Queries of the lease history (HIST#* partitions only, tested below).
-        "sandbox-broker-read-lambda": grants(["dynamodb:GetItem"], [a["pool"]])
+        # The code routes: GetItem and Query on the pool (on the partitions they read only,
+        # tested below), StatusIndex Queries, the two tokens and the tenants.
+        "sandbox-broker-read-lambda": grants(["dynamodb:GetItem", "dynamodb:Query"], [a["pool"]])
         | grants(["dynamodb:Query"], [a["pool"] + "/index/StatusIndex"])
-        | grants(["dynamodb:Query"], [a["pool"]])
         | grants(["secretsmanager:GetSecretValue"], [a["track_secret"], a["admin_secret"]])
         | grants(["dynamodb:GetItem", "dynamodb:Query"], [a["tenants"]])
         | grants(["secretsmanager:GetSecretValue"], [a["signing_secret"]])  # mint, verify
-        | grants(["dynamodb:Query"], [a["pool"]])  # v2: by_tenant lease counts
         | grants(["logs:CreateLogStream", "logs:PutLogEvents"], [a["read_lambda_logs"]]),
     }
     assert permissions(ev) == expected
 
 
-def test_the_read_lambda_queries_the_table_only_on_history_partitions() -> None:
-    iam = plan().child("iam")
+def test_the_read_lambda_reads_the_pool_table_only_on_the_partitions_its_routes_read() -> None:
+    # A sandbox (GetItem SBX#<id>), the stats' lease counts (Query ACTIVE#<tenant>), a
+    # sandbox's history (Query HIST#<id>). Every statement on the table carries the
+    # condition: one without it would grant the whole table and make the condition moot.
+    ev = plan()
+    iam = ev.child("iam")
     policy = next(p for p in iam.instances("aws_iam_role_policy") if p.name == "read_lambda")
-    (history,) = [
-        st for st in json.loads(policy.get("policy"))["Statement"] if st["Sid"] == "LeaseHistory"
+    on_table = [
+        st
+        for st in json.loads(policy.get("policy"))["Statement"]
+        if arns(ev)["pool"] in st["Resource"]
     ]
-    assert history["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["HIST#*"]}}
+    prefixes = sorted(f"{p}*" for p in (SANDBOX_PK_PREFIX, ACTIVE_PK_PREFIX, HISTORY_PK_PREFIX))
+    assert on_table
+    for st in on_table:
+        assert st.get("Condition") == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": prefixes}
+        }
 
 
 def test_no_wildcard_action_and_no_wildcard_resource_but_ecr_login() -> None:

@@ -7,32 +7,14 @@ import json
 import uuid
 
 import pytest
-from aiobotocore.session import get_session
 
 from consumers.stores.history import HistoryStore
 from infra.events_lambda.handler import DeliveryError, handle
 from schemas.events import EVENT_SOURCE
-from tests.conftest import MOTO_CLIENT_CONFIG
 from tests.factories import allocate_message, release_message
 from tests.integration.events.test_history_events import Collected, read_until, reader
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def eventbridge(moto_url: str):
-    async with get_session().create_client(
-        "events", endpoint_url=moto_url, region_name="us-east-1", config=MOTO_CLIENT_CONFIG
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def streams(moto_url: str):
-    async with get_session().create_client(
-        "dynamodbstreams", endpoint_url=moto_url, region_name="us-east-1", config=MOTO_CLIENT_CONFIG
-    ) as client:
-        yield client
 
 
 async def _records(alloc_env, streams) -> list[dict]:

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiobotocore.session import get_session
 
 from consumers.events.reader import StreamReader
 from consumers.services.leases import LeaseService
@@ -27,20 +26,11 @@ from producers.gateway import create_app
 from schemas.events import EventType, LeaseEvent
 from schemas.messages import ExtendMessage, ForceReleaseJob, QuarantineJob
 from schemas.replies import ReplyStatus
-from tests.conftest import MOTO_CLIENT_CONFIG
 from tests.factories import allocate_message, release_message, request_id, wait_until
 from tests.integration.consumers.test_jobs_service import Clock, FakeCsp, _collector, jobs
 from tests.integration.gateway.helpers import admin, gateway_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def streams(moto_url: str):
-    async with get_session().create_client(
-        "dynamodbstreams", endpoint_url=moto_url, region_name="us-east-1", config=MOTO_CLIENT_CONFIG
-    ) as client:
-        yield client
 
 
 class Collected:

@@ -6,12 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pty
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -21,10 +15,9 @@ from schemas.messages import SyncJob
 from schemas.replies import ReplyRecord, ReplyStatus
 from tests.factories import allocate_message, release_message
 from tests.integration.ops.conftest import Stack, run_cli
+from tests.subprocesses import at_a_terminal
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_purge_exports_answers_and_deletes_every_message(stack: Stack, tmp_path) -> None:
@@ -85,43 +78,7 @@ async def test_purge_exports_answers_and_deletes_every_message(stack: Stack, tmp
     assert await stack.depth(stack.names.jobs_dlq) == (1, 0)
 
 
-def _at_a_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
-    """Run the CLI on a pty, answer its question, return (exit code, everything it printed)."""
-    primary, secondary = pty.openpty()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "producers.ops.cli", *args],
-        cwd=ROOT,
-        env={**base, **env, "COLUMNS": "200"},
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-    )
-    os.close(secondary)
-    seen = b""
-    try:
-        while b"[y/N]" not in seen:
-            chunk = os.read(primary, 1024)
-            assert chunk, seen
-            seen += chunk
-        os.write(primary, answer)
-        code = proc.wait(timeout=60)
-        while True:
-            try:
-                chunk = os.read(primary, 1024)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        proc.kill()
-        os.close(primary)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace"))  # rich's colours
-    return code, " ".join(text.split())
-
-
-async def test_purge_at_a_terminal_shows_the_counts_and_asks(stack: Stack, tmp_path) -> None:
+async def test_purgeat_a_terminal_shows_the_counts_and_asks(stack: Stack, tmp_path) -> None:
     messages = [allocate_message("g2") for _ in range(3)]
     for message in messages:
         await stack.dead_letter(message, group="g2")
@@ -129,7 +86,7 @@ async def test_purge_at_a_terminal_shows_the_counts_and_asks(stack: Stack, tmp_p
     export = tmp_path / "never.jsonl"
     args = ["dlq", "purge", "--queue", "requests", "--export", str(export)]
 
-    code, text = await asyncio.to_thread(_at_a_terminal, args, stack.env, b"n\n")
+    code, text = await asyncio.to_thread(at_a_terminal, args, stack.env, b"n\n")
 
     assert code == 2, text
     assert f"{stack.names.requests_dlq}: about 3 message(s)" in text
@@ -142,7 +99,7 @@ async def test_purge_at_a_terminal_shows_the_counts_and_asks(stack: Stack, tmp_p
         is None
     )
 
-    code, text = await asyncio.to_thread(_at_a_terminal, args, stack.env, b"y\n")
+    code, text = await asyncio.to_thread(at_a_terminal, args, stack.env, b"y\n")
 
     assert code == 0, text
     assert "purged 3 message(s)" in text

@@ -212,14 +212,26 @@ def assert_same(here: Answer, there: Answer) -> None:
     assert there.headers == here.headers
 
 
-@pytest.mark.usefixtures("pool")
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_the_lambda_answers_as_the_local_gateway(
+async def answer_alike(
     local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent, case: Case
-) -> None:
+) -> Answer:
+    """One case of a table: the status it expects, and the same answer from both hosts."""
     here, there = await both(local, invoke, proxy_event, case)
     assert here.status == case.status, here.body
     assert_same(here, there)
+    return there
+
+
+def each_case(table: list[Case]) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize("case", table, ids=[c.name for c in table])
+
+
+@pytest.mark.usefixtures("pool")
+@each_case(CASES)
+async def test_the_lambda_answers_as_the_local_gateway(
+    local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent, case: Case
+) -> None:
+    there = await answer_alike(local, invoke, proxy_event, case)
     if case.status >= 400:
         assert set(there.json()) == {"error"}
         assert set(there.json()["error"]) == {"code", "message"}
@@ -304,13 +316,11 @@ async def leases(local: GatewayEnv) -> None:
 
 
 @pytest.mark.usefixtures("leases")
-@pytest.mark.parametrize("case", HISTORY_CASES, ids=[c.name for c in HISTORY_CASES])
+@each_case(HISTORY_CASES)
 async def test_the_history_is_the_same_on_both_hosts(
     local: GatewayEnv, invoke: Invoke, proxy_event: ProxyEvent, case: Case
 ) -> None:
-    here, there = await both(local, invoke, proxy_event, case)
-    assert here.status == case.status, here.body
-    assert_same(here, there)
+    await answer_alike(local, invoke, proxy_event, case)
 
 
 @pytest.mark.usefixtures("leases")
@@ -372,91 +382,55 @@ async def mint_hosts(
 
 
 JSON = ("Content-Type", "application/json")
+LAB = '{"track_id": "lab-1"}'
+
+
+def mint_case(
+    name: str,
+    *,
+    tenant: str = "acme",
+    body: str | None = LAB,
+    headers: list[tuple[str, str]] | None = None,
+    method: str = "POST",
+    status: int = 400,
+) -> Case:
+    """A request to mint acme's track token (by default), as the admin, with a JSON body."""
+    return Case(
+        name,
+        MINT.format(name=tenant),
+        as_admin(JSON) if headers is None else headers,
+        method=method,
+        body=body,
+        status=status,
+    )
+
+
 MINT_REFUSALS = [
-    Case(
-        "unknown tenant",
-        MINT.format(name="nobody"),
-        as_admin(JSON),
-        method="POST",
-        body='{"track_id": "lab-1"}',
-        status=404,
-    ),
-    Case(
-        "malformed tenant name",
-        MINT.format(name="Acme!"),
-        as_admin(JSON),
-        method="POST",
-        body='{"track_id": "lab-1"}',
-        status=400,
-    ),
-    Case(
-        "bad track id",
-        MINT.format(name="acme"),
-        as_admin(JSON),
-        method="POST",
-        body='{"track_id": "a b"}',
-        status=400,
-    ),
-    Case(
-        "ttl out of range",
-        MINT.format(name="acme"),
-        as_admin(JSON),
-        method="POST",
-        body='{"track_id": "lab-1", "ttl_s": 5}',
-        status=400,
-    ),
-    Case(
-        "unknown field",
-        MINT.format(name="acme"),
-        as_admin(JSON),
-        method="POST",
-        body='{"track_id": "lab-1", "tenant": "other"}',
-        status=400,
-    ),
-    Case(
-        "not json",
-        MINT.format(name="acme"),
-        as_admin(JSON),
-        method="POST",
-        body="[" * 16_000,
-        status=400,
-    ),
-    Case("no body", MINT.format(name="acme"), as_admin(), method="POST", status=400),
-    Case(
-        "track token",
-        MINT.format(name="acme"),
-        as_track(OWNER, JSON),
-        method="POST",
-        body='{"track_id": "lab-1"}',
-        status=403,
-    ),
-    Case(
-        "no token",
-        MINT.format(name="acme"),
-        [JSON],
-        method="POST",
-        body='{"track_id": "lab-1"}',
-        status=401,
-    ),
-    Case("a GET", MINT.format(name="acme"), as_admin(), status=405),
+    mint_case("unknown tenant", tenant="nobody", status=404),
+    mint_case("malformed tenant name", tenant="Acme!"),
+    mint_case("bad track id", body='{"track_id": "a b"}'),
+    mint_case("ttl out of range", body='{"track_id": "lab-1", "ttl_s": 5}'),
+    mint_case("unknown field", body='{"track_id": "lab-1", "tenant": "other"}'),
+    mint_case("not json", body="[" * 16_000),
+    mint_case("no body", body=None, headers=as_admin()),
+    mint_case("track token", headers=as_track(OWNER, JSON), status=403),
+    mint_case("no token", headers=[JSON], status=401),
+    mint_case("a GET", body=None, headers=as_admin(), method="GET", status=405),
 ]
 
 
-@pytest.mark.parametrize("case", MINT_REFUSALS, ids=[c.name for c in MINT_REFUSALS])
+@each_case(MINT_REFUSALS)
 async def test_mint_refusals_are_the_same_on_both_hosts(
     mint_hosts: MintHosts, proxy_event: ProxyEvent, case: Case
 ) -> None:
-    here, there = await both(mint_hosts.local, mint_hosts.invoke, proxy_event, case)
-    assert here.status == case.status, here.body
-    assert_same(here, there)
+    there = await answer_alike(mint_hosts.local, mint_hosts.invoke, proxy_event, case)
     assert set(there.json()["error"]) == {"code", "message"}
 
 
 async def test_the_lambda_mints_a_token_the_local_gateway_accepts(
     mint_hosts: MintHosts, proxy_event: ProxyEvent
 ) -> None:
-    body = '{"track_id": "lab-1", "ttl_s": 600}'
-    case = Case("mint", MINT.format(name="acme"), as_admin(JSON), method="POST", body=body)
+    case = mint_case("mint", body='{"track_id": "lab-1", "ttl_s": 600}', status=201)
     before = int(time.time())
     here, there = await both(mint_hosts.local, mint_hosts.invoke, proxy_event, case)
     assert (here.status, there.status) == (201, 201)

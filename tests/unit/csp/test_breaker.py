@@ -23,6 +23,15 @@ def fail(breaker: CircuitBreaker, times: int) -> None:
         breaker.record_failure(probe=probe)
 
 
+def half_open(clock: FakeClock) -> CircuitBreaker:
+    """A breaker that five failures opened, at the end of its (default, 30 s) cool-down."""
+    breaker = CircuitBreaker(clock=clock)
+    fail(breaker, 5)
+    clock.advance(30)
+    assert breaker.state is CircuitState.HALF_OPEN
+    return breaker
+
+
 # -- the state machine ------------------------------------------------------------------------
 
 
@@ -76,9 +85,7 @@ def test_after_the_cool_down_exactly_one_probe_goes_through(clock: FakeClock) ->
 
 
 def test_a_successful_probe_closes_it_and_forgets_old_failures(clock: FakeClock) -> None:
-    breaker = CircuitBreaker(clock=clock)
-    fail(breaker, 5)
-    clock.advance(30)
+    breaker = half_open(clock)
 
     breaker.record_success(probe=breaker.admit())
 
@@ -88,9 +95,7 @@ def test_a_successful_probe_closes_it_and_forgets_old_failures(clock: FakeClock)
 
 
 def test_a_failed_probe_opens_it_for_a_fresh_cool_down(clock: FakeClock) -> None:
-    breaker = CircuitBreaker(clock=clock)
-    fail(breaker, 5)
-    clock.advance(30)
+    breaker = half_open(clock)
 
     breaker.record_failure(probe=breaker.admit())
 
@@ -102,9 +107,7 @@ def test_a_failed_probe_opens_it_for_a_fresh_cool_down(clock: FakeClock) -> None
 
 
 def test_a_cancelled_probe_lets_the_next_call_probe(clock: FakeClock) -> None:
-    breaker = CircuitBreaker(clock=clock)
-    fail(breaker, 5)
-    clock.advance(30)
+    breaker = half_open(clock)
 
     breaker.release(probe=breaker.admit())
 

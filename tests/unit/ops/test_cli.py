@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +10,7 @@ from typer.testing import CliRunner
 from producers.ops.cli import app, dlq_app, jobs_app, pool_app, status
 from producers.ops.status import scheduled_request_ids
 from schemas.settings import SchedulerSettings
+from tests.subprocesses import at_a_terminal
 
 runner = CliRunner()
 # Refusals must happen before any AWS call: point at a port nothing listens on.
@@ -109,36 +106,7 @@ def test_status_looks_up_the_current_and_previous_scheduler_buckets() -> None:
 
 def test_replay_at_a_terminal_asks_and_a_no_changes_nothing() -> None:
     """Without --yes at a real terminal (a pty) the operator is asked; "n" is exit 2."""
-    primary, secondary = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "producers.ops.cli", "dlq", "replay", "--queue", "jobs"],
-        cwd=Path(__file__).resolve().parents[3],
-        env={**env, **ENV, "COLUMNS": "200"},
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-    )
-    os.close(secondary)
-    seen = b""
-    try:
-        while b"[y/N]" not in seen:
-            chunk = os.read(primary, 1024)
-            assert chunk, seen
-            seen += chunk
-        os.write(primary, b"n\n")
-        assert proc.wait(timeout=30) == 2
-        while True:
-            try:
-                chunk = os.read(primary, 1024)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        proc.kill()
-        os.close(primary)
-    text = " ".join(seen.decode(errors="replace").split())
+    code, text = at_a_terminal(["dlq", "replay", "--queue", "jobs"], ENV, b"n\n")
+    assert code == 2
     assert "Replay all matching messages" in text
     assert "error: not confirmed: nothing to replay" in text

@@ -9,60 +9,36 @@ locals {
 }
 
 # ---------------------------------------------------------------------------------------
-# Trust policies
+# Trust policies: one per service, by key
 # ---------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "trust_ecs_tasks" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
+locals {
+  # Service -> whether its trust pins aws:SourceAccount to this account (the Lambda
+  # roles' trust names the service only).
+  trusted_services = {
+    "ecs-tasks.amazonaws.com"  = true
+    "apigateway.amazonaws.com" = true
+    "scheduler.amazonaws.com"  = true
+    "lambda.amazonaws.com"     = false
   }
 }
 
-data "aws_iam_policy_document" "trust_apigateway" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
+data "aws_iam_policy_document" "trust" {
+  for_each = local.trusted_services
 
-data "aws_iam_policy_document" "trust_scheduler" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
+      identifiers = [each.key]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "trust_lambda" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
+    dynamic "condition" {
+      for_each = each.value ? [local.account_id] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
     }
   }
 }
@@ -74,7 +50,7 @@ data "aws_iam_policy_document" "trust_lambda" {
 resource "aws_iam_role" "consumer_task" {
   name               = "${var.stem}-consumer-task"
   description        = "Sandbox Broker consumer: its queues and DLQs, the pool and reply tables"
-  assume_role_policy = data.aws_iam_policy_document.trust_ecs_tasks.json
+  assume_role_policy = data.aws_iam_policy_document.trust["ecs-tasks.amazonaws.com"].json
 }
 
 data "aws_iam_policy_document" "consumer_task" {
@@ -151,7 +127,7 @@ resource "aws_iam_role_policy" "consumer_task" {
 resource "aws_iam_role" "consumer_execution" {
   name               = "${var.stem}-consumer-execution"
   description        = "ECS agent for the consumer: pull the image, write logs, inject the CSP token"
-  assume_role_policy = data.aws_iam_policy_document.trust_ecs_tasks.json
+  assume_role_policy = data.aws_iam_policy_document.trust["ecs-tasks.amazonaws.com"].json
 }
 
 data "aws_iam_policy_document" "consumer_execution" {
@@ -205,7 +181,7 @@ resource "aws_iam_role_policy" "consumer_execution" {
 resource "aws_iam_role" "api_gateway" {
   name               = "${var.stem}-api-integrations"
   description        = "API Gateway integrations: enqueue requests and jobs, read replies"
-  assume_role_policy = data.aws_iam_policy_document.trust_apigateway.json
+  assume_role_policy = data.aws_iam_policy_document.trust["apigateway.amazonaws.com"].json
 }
 
 data "aws_iam_policy_document" "api_gateway" {
@@ -236,7 +212,7 @@ resource "aws_iam_role" "api_gateway_logs" {
 
   name               = "${var.stem}-apigw-cloudwatch"
   description        = "API Gateway account setting: write access and execution logs"
-  assume_role_policy = data.aws_iam_policy_document.trust_apigateway.json
+  assume_role_policy = data.aws_iam_policy_document.trust["apigateway.amazonaws.com"].json
 }
 
 resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
@@ -253,7 +229,7 @@ resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
 resource "aws_iam_role" "scheduler" {
   name               = "${var.stem}-scheduler"
   description        = "EventBridge Scheduler: publish job events to the job queue"
-  assume_role_policy = data.aws_iam_policy_document.trust_scheduler.json
+  assume_role_policy = data.aws_iam_policy_document.trust["scheduler.amazonaws.com"].json
 }
 
 data "aws_iam_policy_document" "scheduler" {
@@ -277,24 +253,16 @@ resource "aws_iam_role_policy" "scheduler" {
 resource "aws_iam_role" "authorizer" {
   name               = "${var.stem}-authorizer"
   description        = "Token authorizer: read the track and admin tokens, write its logs"
-  assume_role_policy = data.aws_iam_policy_document.trust_lambda.json
+  assume_role_policy = data.aws_iam_policy_document.trust["lambda.amazonaws.com"].json
 }
 
-data "aws_iam_policy_document" "authorizer" {
+# What the authorizer and the read Lambda both read: auth runs the same code in both.
+data "aws_iam_policy_document" "token_reads" {
   statement {
-    sid       = "Tokens"
+    sid = "Tokens"
+    # The track and admin tokens; v2: the signed-track-token secret, when there is one.
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.secret_arns["track"], var.secret_arns["admin"]]
-  }
-
-  dynamic "statement" {
-    # v2: the signed-track-token secret, when the deployment has one.
-    for_each = var.signing_secret_arn == "" ? [] : [var.signing_secret_arn]
-    content {
-      sid       = "SigningSecret"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = [statement.value]
-    }
+    resources = compact([var.secret_arns["track"], var.secret_arns["admin"], var.signing_secret_arn])
   }
 
   statement {
@@ -303,6 +271,10 @@ data "aws_iam_policy_document" "authorizer" {
     actions   = ["dynamodb:GetItem"]
     resources = [var.tenants_table_arn]
   }
+}
+
+data "aws_iam_policy_document" "authorizer" {
+  source_policy_documents = [data.aws_iam_policy_document.token_reads.json]
 
   statement {
     sid       = "Logs"
@@ -324,15 +296,27 @@ resource "aws_iam_role_policy" "authorizer" {
 resource "aws_iam_role" "read_lambda" {
   name               = "${var.stem}-read-lambda"
   description        = "Read Lambda: read the pool table, its StatusIndex and lease history, the two tokens, write its logs"
-  assume_role_policy = data.aws_iam_policy_document.trust_lambda.json
+  assume_role_policy = data.aws_iam_policy_document.trust["lambda.amazonaws.com"].json
 }
 
 data "aws_iam_policy_document" "read_lambda" {
+  source_policy_documents = [data.aws_iam_policy_document.token_reads.json]
+
   statement {
-    sid = "ReadSandbox"
-    # GET /v1/sandboxes/{id}: one consistent GetItem on the sandbox's item.
-    actions   = ["dynamodb:GetItem"]
+    sid = "PoolPartitions"
+    # The code routes' reads of the pool table, and no other partition of it:
+    # GET /v1/sandboxes/{id}: one consistent GetItem on SBX#<id>;
+    # v2 GET /v1/admin/stats by_tenant: Query Select=COUNT on each ACTIVE#<tenant>;
+    # v2 GET /v1/admin/sandboxes/{id}/history: one Query per page on HIST#<id>.
+    # (GetItem on the Queried partitions and a Query of the one-item SBX# partition read
+    # nothing more than these.)
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
     resources = [var.pool_table_arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["ACTIVE#*", "HIST#*", "SBX#*"]
+    }
   }
 
   statement {
@@ -344,47 +328,10 @@ data "aws_iam_policy_document" "read_lambda" {
   }
 
   statement {
-    sid = "LeaseHistory"
-    # v2 GET /v1/admin/sandboxes/{id}/history: one Query per page on the sandbox's history
-    # partition (HIST#<id>), and on no other partition of the table.
+    sid = "TenantsList"
+    # v2: the stats' by_tenant lists the tenants (one Query on the TENANT partition).
     actions   = ["dynamodb:Query"]
-    resources = [var.pool_table_arn]
-    condition {
-      test     = "ForAllValues:StringLike"
-      variable = "dynamodb:LeadingKeys"
-      values   = ["HIST#*"]
-    }
-  }
-
-  statement {
-    sid       = "Tokens"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.secret_arns["track"], var.secret_arns["admin"]]
-  }
-
-  dynamic "statement" {
-    # v2: the signed-track-token secret, when the deployment has one.
-    for_each = var.signing_secret_arn == "" ? [] : [var.signing_secret_arn]
-    content {
-      sid       = "SigningSecret"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = [statement.value]
-    }
-  }
-
-  statement {
-    sid = "TenantsReadOnly"
-    # v2: the same token and tenant reads as the authorizer (auth in the shared code), and
-    # the stats' by_tenant: the tenants (one Query) and each one's lease markers (COUNT).
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
     resources = [var.tenants_table_arn]
-  }
-
-  statement {
-    sid = "LeaseCounts"
-    # v2: GET /v1/admin/stats by_tenant: Query Select=COUNT on ACTIVE#<tenant>.
-    actions   = ["dynamodb:Query"]
-    resources = [var.pool_table_arn]
   }
 
   statement {
