@@ -6,7 +6,8 @@ The rules (Powertools' ``skip_group_on_error``, applied across batches):
   group already held locally queues a later batch's messages behind its own.
 - Different groups run concurrently, at most ``max_workers`` handlers at once.
 - When a message does not end its turn settled for good (a failure released it), the
-  rest of its group held locally is released too, never handled out of order.
+  rest of its group held locally is released too, never handled out of order; messages
+  of the group received after that release (the released one among them) are handled.
 
 A standard queue is the same machine with every message its own group.
 """
@@ -109,6 +110,11 @@ class GroupScheduler(Generic[M]):
                     if not queue or self._closed:
                         break
                     message = self._current[key] = queue.popleft()
+                    # Only these were held behind it; whatever joins the group while it
+                    # runs was received after its settlement (SQS holds a FIFO group back
+                    # while one of its messages is in flight), often the failed message
+                    # itself again: in order, so not released unhandled.
+                    behind = len(queue)
                     try:
                         go_on = await self._handle(message)
                     except Exception:
@@ -118,9 +124,8 @@ class GroupScheduler(Generic[M]):
                     finally:
                         del self._current[key]
                         self._finished([message])
-                if not go_on and queue:
-                    skipped = list(queue)
-                    queue.clear()
+                if not go_on and behind:
+                    skipped = [queue.popleft() for _ in range(behind)]
                     try:
                         await self._release(skipped)
                     finally:

@@ -162,3 +162,33 @@ async def test_close_hands_back_what_has_not_started_and_cancel_what_runs() -> N
     interrupted = await scheduler.cancel()
     assert sorted(interrupted, key=repr) == [Msg("a", 0), Msg("b", 0)]
     assert await scheduler.wait_idle(0.01)
+
+
+async def test_what_joins_a_group_while_its_failing_message_runs_is_handled_not_released() -> None:
+    # GIVEN a failing message with one group-mate behind it in its batch; while it runs
+    # (after its release, so SQS hands the group out again) it is received once more
+    released: list[Msg] = []
+    handled: list[Msg] = []
+    scheduler: GroupScheduler[Msg]
+    first, mate, again = Msg("g", 0, fails=True), Msg("g", 1), Msg("g", 0)
+
+    async def handle(message: Msg) -> bool:
+        handled.append(message)
+        if message is first:
+            scheduler.submit([again])
+        return not message.fails
+
+    async def release(messages: list[Msg]) -> None:
+        released.extend(messages)
+
+    scheduler = GroupScheduler[Msg](
+        max_workers=1, key=lambda m: m.group, handle=handle, release=release
+    )
+    # WHEN the group has been worked through
+    scheduler.submit([first, mate])
+    assert await scheduler.wait_idle(5)
+
+    # THEN only the mate held behind it was released; the new receive of it was handled
+    # (releasing it unhandled would burn one of its receives towards the DLQ)
+    assert released == [mate]
+    assert handled == [first, again]
