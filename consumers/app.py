@@ -96,6 +96,8 @@ def aws_config(settings: ConsumerSettings) -> AioConfig:
         max_pool_connections=64,
         # every call is built by the stores: the service validates, the client need not
         parameter_validation=False,
+        # one User-Agent for the process, not two rebuilt per call
+        fixed_user_agent=True,
     )
 
 

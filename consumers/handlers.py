@@ -138,10 +138,9 @@ class Handlers:
             try:
                 result, written = await self._run_job(job, delivery)
             except SandboxError as exc:  # e.g. CSP unavailable: an outcome, not a crash
-                record = self.factory.failed(
+                record = self.factory.job_failed(
                     request_id=job.request_id,
                     action=job.type,
-                    track_id=None,
                     error=exc,
                     attempts=delivery.receive_count,
                 )
@@ -171,10 +170,9 @@ class Handlers:
             return stored
 
     def _job_succeeded(self, job: JobMessage, result: JobResult, delivery: Delivery) -> ReplyRecord:
-        return self.factory.succeeded(
+        return self.factory.job_succeeded(
             request_id=job.request_id,
             action=job.type,
-            track_id=None,
             result=result.model_dump(),
             attempts=delivery.receive_count,
         )

@@ -1,4 +1,9 @@
-"""Building reply records: one place decides timestamps, attempts and TTL."""
+"""Building reply records: one place decides timestamps, attempts and TTL.
+
+A track's reply must name its tenant (`tenant` has no default: a default once let replies
+go out under the default tenant). Job replies have no track and belong to no tenant's
+request: `job_succeeded` / `job_failed` write them under the default tenant.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ class ReplyFactory:
         track_id: str | None,
         result: dict[str, Any],
         attempts: int,
-        tenant: str = DEFAULT_TENANT,
+        tenant: str,
     ) -> ReplyRecord:
         now = self._clock()
         return ReplyRecord(
@@ -48,7 +53,7 @@ class ReplyFactory:
         track_id: str | None,
         error: SandboxError | ReplyError,
         attempts: int,
-        tenant: str = DEFAULT_TENANT,
+        tenant: str,
     ) -> ReplyRecord:
         now = self._clock()
         err = error if isinstance(error, ReplyError) else ReplyError.from_exception(error)
@@ -73,7 +78,7 @@ class ReplyFactory:
         track_id: str | None,
         attempts: int,
         reason: str,
-        tenant: str = DEFAULT_TENANT,
+        tenant: str,
     ) -> ReplyRecord:
         return self.failed(
             request_id=request_id,
@@ -85,4 +90,30 @@ class ReplyFactory:
                 message=f"the request exhausted its retries ({reason}); an operator may replay it",
             ),
             attempts=attempts,
+        )
+
+    def job_succeeded(
+        self, *, request_id: str, action: str, result: dict[str, Any], attempts: int
+    ) -> ReplyRecord:
+        """A job's reply: no track, so no tenant of its own."""
+        return self.succeeded(
+            request_id=request_id,
+            action=action,
+            track_id=None,
+            result=result,
+            attempts=attempts,
+            tenant=DEFAULT_TENANT,
+        )
+
+    def job_failed(
+        self, *, request_id: str, action: str, error: SandboxError | ReplyError, attempts: int
+    ) -> ReplyRecord:
+        """A job's failure: no track, so no tenant of its own."""
+        return self.failed(
+            request_id=request_id,
+            action=action,
+            track_id=None,
+            error=error,
+            attempts=attempts,
+            tenant=DEFAULT_TENANT,
         )

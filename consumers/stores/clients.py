@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from botocore.useragent import UserAgentString
 
 from faststream_sqs.helpers import sqs_client as faststream_sqs_client
 from schemas.settings import CommonSettings
@@ -55,12 +56,17 @@ def client_config(
     retry_mode: Literal["standard", "adaptive", "legacy"] = "standard",
     max_pool_connections: int | None = None,
     parameter_validation: bool = True,
+    fixed_user_agent: bool = False,
 ) -> AioConfig:
     """botocore client settings: retries with jittered backoff, bounded waits.
 
     ``parameter_validation=False`` skips botocore's client-side check of every request's
     parameters against the API model (the service checks them anyway): a hot path whose
     calls are built by our own code saves about 7% of its CPU per call.
+
+    ``fixed_user_agent=True`` computes the User-Agent header once, here, instead of
+    botocore rebuilding and sanitising it twice for every call (about 5% of a consumer's
+    CPU in a burst, py-spy); the header then lacks only botocore's per-call feature ids.
     """
     config = AioConfig(
         retries={"max_attempts": max_attempts, "mode": retry_mode},
@@ -70,6 +76,9 @@ def client_config(
     )
     if max_pool_connections is not None:
         config = config.merge(AioConfig(max_pool_connections=max_pool_connections))
+    if fixed_user_agent:
+        agent = UserAgentString.from_environment().with_client_config(config).to_string()
+        config = config.merge(AioConfig(user_agent=f"{agent} app/sandbox-broker"))
     return config
 
 

@@ -88,6 +88,7 @@ async def test_sweep_answers_unanswered_dead_letters_and_leaves_them_in_the_dlq(
         track_id="track-done",
         result={"sandbox_id": "sbx-1"},
         attempts=5,
+        tenant=done.tenant,
     )
     await alloc_env.replies.put(finished)
     await _to_dlq(sqs, dlq, orphan.model_dump_json(), group="track-orphan", dedup="1")

@@ -232,10 +232,9 @@ async def test_a_deletion_and_its_reply_are_written_in_one_transaction(alloc_env
 
     def reply_for(job: DeleteSandboxJob):
         def build(result):
-            record = factory.succeeded(
+            record = factory.job_succeeded(
                 request_id=job.request_id,
                 action=job.type,
-                track_id=None,
                 result=result.model_dump(),
                 attempts=1,
             )
@@ -251,10 +250,9 @@ async def test_a_deletion_and_its_reply_are_written_in_one_transaction(alloc_env
     assert stored.status is ReplyStatus.SUCCEEDED
     assert stored.result == {"examined": 1, "changed": 1, "failed": 0}
 
-    earlier = factory.failed(
+    earlier = factory.job_failed(
         request_id=second.request_id,
         action=second.type,
-        track_id=None,
         error=UpstreamUnavailableError("an earlier answer"),
         attempts=1,
     )

@@ -70,16 +70,15 @@ async def _run_one_job(stack: Stack) -> dict:
             job = JOB_MESSAGE.validate_json(msg["Body"])
             try:
                 result = await service.run(job)  # type: ignore[arg-type]
-                record = factory.succeeded(
+                record = factory.job_succeeded(
                     request_id=job.request_id,
                     action=job.type,
-                    track_id=None,
                     result=result.model_dump(),
                     attempts=1,
                 )
             except SandboxError as exc:
-                record = factory.failed(
-                    request_id=job.request_id, action=job.type, track_id=None, error=exc, attempts=1
+                record = factory.job_failed(
+                    request_id=job.request_id, action=job.type, error=exc, attempts=1
                 )
             await replies.put(record)
             await stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])

@@ -21,6 +21,7 @@ class FakeLeases:
             track_id=message.track_id,
             result={"sandbox_id": message.sandbox_id, "expires_at": 1.0, "idempotent": False},
             attempts=attempts,
+            tenant=message.tenant,
         )
 
 
