@@ -342,7 +342,9 @@ class TenantDirectory:
     """The store's two request-path reads, each answer (found or not) cached for ``ttl_s``.
 
     A cached miss matters as much as a hit: a flood of wrong tokens costs one read per
-    distinct token per TTL, not one per request. ``clock`` is injectable (tests move it).
+    distinct token per TTL, not one per request. Concurrent requests that miss the same key
+    share one read (a burst of 1,000 allocations used to make 1,000 reads of one config,
+    queued on the table before any was cached). ``clock`` is injectable (tests move it).
     """
 
     #: Distinct cached keys before the oldest half is dropped (wrong tokens are unbounded).
@@ -360,6 +362,8 @@ class TenantDirectory:
         self._clock = clock
         self._grants: dict[str, _Cached] = {}
         self._configs: dict[str, _Cached] = {}
+        #: Reads on the way, by (cache, key): the misses that come meanwhile await these.
+        self._reading: dict[tuple[int, str], asyncio.Future[Any]] = {}
 
     async def grant(self, token: str) -> TokenGrant | None:
         key = token_sha256(token)  # the cache never holds a token either
@@ -379,7 +383,31 @@ class TenantDirectory:
         hit = cache.get(key)
         if hit is not None and now - hit.read_at < self._ttl_s:
             return hit.value
-        value = await read()
+        flight = (id(cache), key)
+        pending = self._reading.get(flight)
+        if pending is not None:  # another request is reading it: share its answer (or error)
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the read
+                # the reading request was cancelled: read for ourselves below
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._reading[flight] = future
+        try:
+            value = await read()
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody waiting is not an unhandled error
+            raise
+        except BaseException:
+            future.cancel()  # cancelled mid-read: the waiters read for themselves
+            raise
+        else:
+            future.set_result(value)
+        finally:
+            if self._reading.get(flight) is future:
+                del self._reading[flight]
         if len(cache) >= self.MAX_ENTRIES:
             for old in list(cache)[: self.MAX_ENTRIES // 2]:
                 del cache[old]
